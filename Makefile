@@ -1,0 +1,58 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is set up here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEV_ENV := DEBUG=1
+
+.PHONY: run test setup lint typecheck pytest pytest-sqlite pytest-postgres bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(INSTALLED)
+
+setup: $(INSTALLED)
+
+## Set up, migrate, load demo data and start the whole system on SQLite.
+run: $(INSTALLED)
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Open:  http://$(HOST):$(PORT)/admin/     HQ admin (user/password above)"
+	@echo "         http://$(HOST):$(PORT)/api/docs   POS bridge API (OpenAPI, try it with the key above)"
+	@echo ""
+	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+## Lint, type-check and run every test (SQLite; PostgreSQL too when TEST_POSTGRES_URL is set).
+test: $(INSTALLED) lint typecheck pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+typecheck: $(INSTALLED)
+	$(DEV_ENV) $(VENV)/bin/mypy .
+
+pytest: pytest-sqlite pytest-postgres
+
+pytest-sqlite: $(INSTALLED)
+	$(DEV_ENV) DATABASE_URL= $(VENV)/bin/pytest
+
+pytest-postgres: $(INSTALLED)
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
+		echo "== the whole suite again on PostgreSQL ($$TEST_POSTGRES_URL)"; \
+		$(DEV_ENV) DATABASE_URL="$$TEST_POSTGRES_URL" $(VENV)/bin/pytest; \
+	else \
+		echo "== TEST_POSTGRES_URL not set: PostgreSQL run skipped (CI always sets it)"; \
+	fi
+
+## Throughput benchmark against gunicorn on PostgreSQL (see bench/README.md).
+bench: $(INSTALLED)
+	$(PY) bench/bench_purchases.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles

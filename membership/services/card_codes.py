@@ -1,0 +1,144 @@
+"""Short-lived, single-use card codes: what the member card QR shows.
+
+A code is ``MC`` + base32(nonce ‖ tag): an 80-bit random nonce and a 48-bit HMAC tag of it
+under the SECRET_KEY. The tag is checked in constant time before the database is touched,
+so guessed or mistyped codes cost nothing; the nonce's SHA-256 then finds the stored row,
+which binds the code to one member, an expiry at most 60 seconds away, and one use.
+A card number alone can earn points but never spend them: spending needs a code, which
+only the member's own LINE app can produce.
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from membership.errors import (
+    CardCodeExpired,
+    CardCodeUsed,
+    CardNotFound,
+    CardNumberInvalid,
+    MemberInactive,
+)
+from membership.models import CardCode, Member, MemberStatus
+from membership.services.members import card_number_normalize
+
+CARD_CODE_PREFIX = "MC"
+_NONCE_BYTES = 10  # 80 bits of unguessable content
+_TAG_BYTES = 6
+_ENCODED_LENGTH = len(CARD_CODE_PREFIX) + 26  # base32 of 16 bytes, padding stripped
+# A POS clock a little behind ours must not make a fresh code look "not yet valid".
+_CLOCK_SKEW = datetime.timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class IssuedCardCode:
+    code: str
+    expires_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class ResolvedCard:
+    member: Member
+    # Set when the card was presented as a code (the member's app), None for a card number.
+    card_code: CardCode | None
+
+    @property
+    def identified_by(self) -> str:
+        return "card_code" if self.card_code else "card_number"
+
+
+def _tag(nonce: bytes) -> bytes:
+    key = hashlib.sha256(b"membership.card_code:" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, nonce, hashlib.sha256).digest()[:_TAG_BYTES]
+
+
+def _secret_hash(nonce: bytes) -> str:
+    return hashlib.sha256(nonce).hexdigest()
+
+
+def card_code_issue(*, member: Member, now: datetime.datetime | None = None) -> IssuedCardCode:
+    """Issue a new code for an active member, valid for CARD_CODE_TTL_SECONDS (≤ 60)."""
+    if member.status != MemberStatus.ACTIVE:
+        raise MemberInactive()
+    now = now or timezone.now()
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    expires_at = now + datetime.timedelta(seconds=settings.CARD_CODE_TTL_SECONDS)
+    CardCode.objects.create(
+        member=member, secret_hash=_secret_hash(nonce), issued_at=now, expires_at=expires_at
+    )
+    encoded = base64.b32encode(nonce + _tag(nonce)).decode().rstrip("=")
+    return IssuedCardCode(code=CARD_CODE_PREFIX + encoded, expires_at=expires_at)
+
+
+def _decode(code: str) -> bytes | None:
+    """Return the nonce of a well-formed, correctly signed code, else None."""
+    code = code.strip().upper()
+    if len(code) != _ENCODED_LENGTH or not code.startswith(CARD_CODE_PREFIX):
+        return None
+    body = code[len(CARD_CODE_PREFIX) :]
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    except ValueError:
+        return None
+    nonce, tag = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+    if not hmac.compare_digest(tag, _tag(nonce)):
+        return None
+    return nonce
+
+
+def looks_like_card_code(value: str) -> bool:
+    return value.strip().upper().startswith(CARD_CODE_PREFIX)
+
+
+def card_resolve(
+    *, card: str, at: datetime.datetime | None = None, for_update: bool = False
+) -> ResolvedCard:
+    """Find the member behind a card code or a plain card number.
+
+    A code must be validly signed, known, unexpired at ``at`` (default now) and unused.
+    With ``for_update`` the code row is locked, for callers that will consume it.
+    Raises ``CardNotFound``, ``CardCodeExpired``, ``CardCodeUsed``, ``MemberInactive``.
+    """
+    at = at or timezone.now()
+    if looks_like_card_code(card):
+        nonce = _decode(card)
+        if nonce is None:
+            raise CardNotFound()
+        codes = CardCode.objects.select_related("member", "member__tier")
+        if for_update:
+            codes = codes.select_for_update(of=("self",))
+        card_code = codes.filter(secret_hash=_secret_hash(nonce)).first()
+        if card_code is None:
+            raise CardNotFound()
+        if card_code.used_at is not None:
+            raise CardCodeUsed()
+        if not card_code.issued_at - _CLOCK_SKEW <= at <= card_code.expires_at:
+            raise CardCodeExpired(expired_at=card_code.expires_at.isoformat())
+        member = card_code.member
+    else:
+        try:
+            number = card_number_normalize(card)
+        except CardNumberInvalid as exc:
+            raise CardNotFound() from exc
+        member_or_none = Member.objects.select_related("tier").filter(card_number=number).first()
+        if member_or_none is None:
+            raise CardNotFound()
+        member, card_code = member_or_none, None
+    if member.status != MemberStatus.ACTIVE:
+        raise MemberInactive()
+    return ResolvedCard(member=member, card_code=card_code)
+
+
+def card_code_consume(*, card_code: CardCode, used_for: str) -> None:
+    """Mark a code used. The conditional UPDATE makes a second use lose even without a lock."""
+    updated = CardCode.objects.filter(pk=card_code.pk, used_at__isnull=True).update(
+        used_at=timezone.now(), used_for=used_for
+    )
+    if updated != 1:
+        raise CardCodeUsed()

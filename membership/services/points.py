@@ -1,0 +1,234 @@
+"""The point ledger: the only code that writes PointEntry, PointLot, LotConsumption and
+Member.points_balance.
+
+Rules every function here keeps:
+- it runs inside ``transaction.atomic()`` and works on a member row locked with
+  ``member_lock`` (SELECT ... FOR UPDATE), so two movements on one member never interleave;
+- it is idempotent on ``idempotency_key``: a key already in the ledger returns the entry
+  written the first time and changes nothing;
+- the balance never goes below zero (checked here, and by a database constraint).
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from membership.errors import PointsAmountInvalid, PointsInsufficient
+from membership.models import EntryKind, LotConsumption, Member, PointEntry, PointLot, PointProgram
+
+
+def point_program_get() -> PointProgram:
+    program, _created = PointProgram.objects.get_or_create(pk=1)
+    return program
+
+
+def member_lock(member_id: int) -> Member:
+    """Lock a member row for the rest of the current transaction and return it fresh."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("member_lock must be called inside transaction.atomic()")
+    return Member.objects.select_for_update().get(pk=member_id)
+
+
+@dataclass(frozen=True)
+class Movement:
+    entry: PointEntry
+    # False when the idempotency key was already in the ledger and nothing was written.
+    created: bool
+
+
+def _existing(idempotency_key: str) -> PointEntry | None:
+    return PointEntry.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def _append(
+    *,
+    member: Member,
+    kind: str,
+    delta: int,
+    reference: str,
+    idempotency_key: str,
+    actor: str,
+    occurred_at: datetime.datetime,
+    reason: str,
+) -> PointEntry:
+    member.points_balance += delta
+    # Update by expression as well as in memory: the row is locked, but an F() update makes
+    # the database, not this process, the source of the new value.
+    Member.objects.filter(pk=member.pk).update(points_balance=F("points_balance") + delta)
+    return PointEntry.objects.create(
+        member=member,
+        kind=kind,
+        delta=delta,
+        balance_after=member.points_balance,
+        reference=reference,
+        reason=reason,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
+    )
+
+
+def points_credit(
+    *,
+    member: Member,
+    points: int,
+    kind: str,
+    reference: str,
+    idempotency_key: str,
+    actor: str,
+    occurred_at: datetime.datetime | None = None,
+    expires_on: datetime.date | None = None,
+    reason: str = "",
+) -> Movement:
+    """Add points in a new lot. ``member`` must be locked by ``member_lock``.
+
+    The lot expires ``PointProgram.points_valid_days`` after the local date of
+    ``occurred_at`` unless ``expires_on`` is given. Idempotent on ``idempotency_key``.
+    Raises ``PointsAmountInvalid`` for a non-positive amount.
+    """
+    if points <= 0:
+        raise PointsAmountInvalid(points=points)
+    if (existing := _existing(idempotency_key)) is not None:
+        return Movement(existing, created=False)
+    occurred_at = occurred_at or timezone.now()
+    if expires_on is None:
+        valid_days = point_program_get().points_valid_days
+        expires_on = timezone.localdate(occurred_at) + datetime.timedelta(days=valid_days)
+    entry = _append(
+        member=member,
+        kind=kind,
+        delta=points,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        occurred_at=occurred_at,
+        reason=reason,
+    )
+    PointLot.objects.create(
+        member=member, entry=entry, points=points, remaining=points, expires_on=expires_on
+    )
+    return Movement(entry, created=True)
+
+
+def points_debit(
+    *,
+    member: Member,
+    points: int,
+    kind: str,
+    reference: str,
+    idempotency_key: str,
+    actor: str,
+    occurred_at: datetime.datetime | None = None,
+    reason: str = "",
+    lots: list[PointLot] | None = None,
+) -> Movement:
+    """Take points from the member's lots, soonest-expiring first (or from ``lots`` in order).
+
+    ``member`` must be locked by ``member_lock``. Idempotent on ``idempotency_key``.
+    Raises ``PointsInsufficient`` when the balance (or the given lots) cannot cover it.
+    """
+    if points <= 0:
+        raise PointsAmountInvalid(points=points)
+    if (existing := _existing(idempotency_key)) is not None:
+        return Movement(existing, created=False)
+    if points > member.points_balance:
+        raise PointsInsufficient(balance=member.points_balance, requested=points)
+    if lots is None:
+        lots = list(
+            PointLot.objects.filter(member=member, remaining__gt=0).order_by("expires_on", "id")
+        )
+    entry = _append(
+        member=member,
+        kind=kind,
+        delta=-points,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        occurred_at=occurred_at or timezone.now(),
+        reason=reason,
+    )
+    still_needed = points
+    consumptions = []
+    for lot in lots:
+        if still_needed == 0:
+            break
+        take = min(lot.remaining, still_needed)
+        if take == 0:
+            continue
+        lot.remaining -= take
+        still_needed -= take
+        consumptions.append(LotConsumption(entry=entry, lot=lot, points=take))
+    if still_needed:
+        # The cached balance said yes but the lots say no: the ledger is inconsistent.
+        # Refuse (the transaction rolls back) rather than write a movement that does not add up.
+        raise PointsInsufficient(balance=points - still_needed, requested=points)
+    PointLot.objects.bulk_update([c.lot for c in consumptions], ["remaining"])
+    LotConsumption.objects.bulk_create(consumptions)
+    return Movement(entry, created=True)
+
+
+def points_adjust(
+    *,
+    member_id: int,
+    delta: int,
+    reason: str,
+    actor: str,
+    idempotency_key: str,
+) -> Movement:
+    """A manual correction by HQ, with a mandatory reason and the actor recorded.
+
+    Locks the member; idempotent on ``idempotency_key``; raises ``PointsAmountInvalid``
+    (zero delta or empty reason) or ``PointsInsufficient``.
+    """
+    if not reason.strip():
+        raise PointsAmountInvalid("調整理由を入力してください。", field="reason")
+    if delta == 0:
+        raise PointsAmountInvalid(points=delta)
+    with transaction.atomic():
+        member = member_lock(member_id)
+        move = points_credit if delta > 0 else points_debit
+        return move(
+            member=member,
+            points=abs(delta),
+            kind=EntryKind.ADJUST,
+            reference="adjustment",
+            idempotency_key=idempotency_key,
+            actor=actor,
+            reason=reason.strip(),
+        )
+
+
+def points_expire_due(*, today: datetime.date | None = None) -> int:
+    """Expire every lot whose last valid day is before ``today``; return points expired.
+
+    Safe to run at any frequency and concurrently with itself: each lot expires under its
+    member's lock with the key ``expire:lot:<id>``, so a lot is never expired twice.
+    """
+    today = today or timezone.localdate()
+    expired_points = 0
+    due = (
+        PointLot.objects.filter(expires_on__lt=today, remaining__gt=0)
+        .order_by("id")
+        .values_list("id", "member_id")
+    )
+    for lot_id, member_id in due.iterator(chunk_size=1000):
+        with transaction.atomic():
+            member = member_lock(member_id)
+            lot = PointLot.objects.get(pk=lot_id)
+            if lot.remaining == 0:
+                continue
+            movement = points_debit(
+                member=member,
+                points=lot.remaining,
+                kind=EntryKind.EXPIRE,
+                reference=f"lot:{lot.pk}",
+                idempotency_key=f"expire:lot:{lot.pk}",
+                actor="system:expire_points",
+                lots=[lot],
+            )
+            if movement.created:
+                expired_points += -movement.entry.delta
+    return expired_points

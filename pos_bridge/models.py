@@ -1,0 +1,193 @@
+"""Stores, POS terminals, purchases, refunds and idempotency records."""
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from membership.models import PREFECTURE_CHOICES
+
+
+class Store(models.Model):
+    code = models.SlugField(_("店舗コード"), max_length=32, unique=True)
+    name = models.CharField(_("店舗名"), max_length=128)
+    prefecture = models.CharField(
+        _("都道府県"), max_length=8, choices=PREFECTURE_CHOICES, blank=True
+    )
+    active = models.BooleanField(_("営業中"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("店舗")
+        verbose_name_plural = _("店舗")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Terminal(models.Model):
+    """A POS terminal. Its API key is shown once; only a SHA-256 of it is stored.
+
+    Keys carry 256 random bits, so a fast hash is enough (no password stretching needed);
+    ``key_prefix`` finds the row without scanning, the hash comparison is constant time.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminals")
+    name = models.CharField(_("端末名"), max_length=64)
+    key_prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(_("無効化日時"), null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["store", "name"]
+        verbose_name = _("POS端末")
+        verbose_name_plural = _("POS端末")
+
+    def __str__(self) -> str:
+        return f"{self.store.code}/{self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Purchase(models.Model):
+    """A sale recorded once per (store, receipt number). Totals are yen, tax included."""
+
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="purchases")
+    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="purchases")
+    receipt_number = models.CharField(_("レシート番号"), max_length=64)
+    occurred_at = models.DateTimeField(_("購入日時"))
+    total = models.PositiveIntegerField(_("合計(税込)"))
+    member = models.ForeignKey(
+        "membership.Member",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="purchases",
+        verbose_name=_("会員"),
+    )
+    identified_by = models.CharField(
+        _("会員の確認方法"), max_length=16, blank=True, help_text="card_code / card_number"
+    )
+    points_redeemed = models.PositiveIntegerField(_("利用ポイント"), default=0)
+    points_earned = models.PositiveIntegerField(_("付与ポイント"), default=0)
+    # Running totals over this purchase's refunds; each refund row holds its own share.
+    refunded_amount = models.PositiveIntegerField(_("返品額"), default=0)
+    points_reversed = models.PositiveIntegerField(_("取消ポイント"), default=0)
+    points_restored = models.PositiveIntegerField(_("返還ポイント"), default=0)
+    points_unrecovered = models.PositiveIntegerField(_("回収不能ポイント"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("購入")
+        verbose_name_plural = _("購入")
+        indexes = [
+            models.Index(fields=["member", "occurred_at"], name="purchase_member_time"),
+            models.Index(fields=["store", "occurred_at"], name="purchase_store_time"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "receipt_number"], name="purchase_receipt_unique_per_store"
+            ),
+            models.CheckConstraint(
+                condition=Q(points_redeemed__lte=F("total")),
+                name="purchase_redeemed_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__lte=F("total")),
+                name="purchase_refunded_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store.code} #{self.receipt_number}"
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.total - self.refunded_amount
+
+    @property
+    def paid_in_money(self) -> int:
+        return self.total - self.points_redeemed
+
+
+class PurchaseItem(models.Model):
+    purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="items")
+    sku = models.CharField(_("SKU"), max_length=64)
+    name = models.CharField(_("商品名"), max_length=255, blank=True)
+    category = models.CharField(_("カテゴリ"), max_length=64, blank=True)
+    quantity = models.PositiveIntegerField(_("数量"))
+    unit_price = models.PositiveIntegerField(_("単価(税込)"))
+
+    class Meta:
+        verbose_name = _("購入明細")
+        verbose_name_plural = _("購入明細")
+
+    def __str__(self) -> str:
+        return f"{self.sku} x{self.quantity}"
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price
+
+
+class Refund(models.Model):
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="refunds")
+    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="refunds")
+    refund_receipt_number = models.CharField(_("返品レシート番号"), max_length=64)
+    amount = models.PositiveIntegerField(_("返品額"))
+    occurred_at = models.DateTimeField(_("返品日時"))
+    points_reversed = models.PositiveIntegerField(_("取消ポイント"), default=0)
+    points_restored = models.PositiveIntegerField(_("返還ポイント"), default=0)
+    points_unrecovered = models.PositiveIntegerField(_("回収不能ポイント"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("返品")
+        verbose_name_plural = _("返品")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "refund_receipt_number"], name="refund_receipt_unique_per_store"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store.code} refund #{self.refund_receipt_number}"
+
+
+class IdempotencyState(models.TextChoices):
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+class IdempotencyRecord(models.Model):
+    """Remembers a retry-able request by (terminal, key) and the response it got."""
+
+    terminal = models.ForeignKey(Terminal, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    operation = models.CharField(max_length=64)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=IdempotencyState.choices)
+    lease_expires_at = models.DateTimeField()
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["terminal", "key"], name="idempotency_key_per_terminal"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.terminal_id}:{self.key} ({self.state})"

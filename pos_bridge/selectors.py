@@ -1,0 +1,30 @@
+"""Reads over stores, purchases and refunds."""
+
+import datetime
+
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from membership.models import Member
+from pos_bridge.models import Purchase, Terminal
+
+TIER_WINDOW = datetime.timedelta(days=365)
+
+
+def member_spend_12m(*, member: Member, at: datetime.datetime | None = None) -> int:
+    """Tax-included spend net of refunds over the 365 days up to ``at`` (default now)."""
+    at = at or timezone.now()
+    spend = Purchase.objects.filter(
+        member=member, occurred_at__gt=at - TIER_WINDOW, occurred_at__lte=at
+    ).aggregate(spend=Sum(F("total") - F("refunded_amount")))["spend"]
+    return spend or 0
+
+
+def purchase_for_terminal(*, terminal: Terminal, purchase_id: int) -> Purchase | None:
+    """A purchase of the terminal's own store, with items and refunds; None otherwise."""
+    return (
+        Purchase.objects.select_related("member", "member__tier", "store")
+        .prefetch_related("items", "refunds")
+        .filter(pk=purchase_id, store_id=terminal.store_id)
+        .first()
+    )

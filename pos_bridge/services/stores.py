@@ -1,0 +1,89 @@
+"""Stores and their POS terminals."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from pos_bridge.errors import StoreNotFound
+from pos_bridge.models import Store, Terminal
+
+API_KEY_PREFIX = "pos"
+# Touching last_used_at on every request would add a write to every POS call.
+_LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def store_create(*, code: str, name: str, prefecture: str = "") -> Store:
+    """Create a store; raises django's ValidationError for a bad code or prefecture."""
+    store = Store(code=code, name=name, prefecture=prefecture)
+    store.full_clean()
+    store.save()
+    return store
+
+
+@dataclass(frozen=True)
+class IssuedTerminal:
+    terminal: Terminal
+    # Shown once; only its hash is stored.
+    api_key: str
+
+
+def _new_api_key() -> tuple[str, str]:
+    """A lookup prefix (48 bits, not secret) and the full key with 256 secret bits."""
+    prefix = secrets.token_hex(6)
+    return prefix, f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def _key_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def terminal_create(*, store_code: str, name: str) -> IssuedTerminal:
+    """Create a terminal and its API key (256 random bits). The key is never stored."""
+    store = Store.objects.filter(code=store_code).first()
+    if store is None:
+        raise StoreNotFound(store=store_code)
+    prefix, api_key = _new_api_key()
+    with transaction.atomic():
+        terminal = Terminal(store=store, name=name, key_prefix=prefix, key_hash=_key_hash(api_key))
+        terminal.full_clean()
+        terminal.save()
+    return IssuedTerminal(terminal=terminal, api_key=api_key)
+
+
+def terminal_key_rotate(*, terminal: Terminal) -> str:
+    """Replace a terminal's API key (e.g. after a leak); the old key stops working at once."""
+    prefix, api_key = _new_api_key()
+    Terminal.objects.filter(pk=terminal.pk).update(
+        key_prefix=prefix, key_hash=_key_hash(api_key), revoked_at=None
+    )
+    return api_key
+
+
+def terminal_authenticate(api_key: str) -> Terminal | None:
+    """The active terminal owning ``api_key`` (compared in constant time), else None."""
+    # The secret part is urlsafe base64 and may itself contain "_".
+    parts = api_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    terminal = (
+        Terminal.objects.select_related("store")
+        .filter(key_prefix=parts[1], revoked_at__isnull=True)
+        .first()
+    )
+    if terminal is None or not hmac.compare_digest(terminal.key_hash, _key_hash(api_key)):
+        return None
+    now = timezone.now()
+    if terminal.last_used_at is None or now - terminal.last_used_at > _LAST_USED_RESOLUTION:
+        Terminal.objects.filter(pk=terminal.pk).update(last_used_at=now)
+    return terminal
+
+
+def terminal_revoke(*, terminal: Terminal) -> None:
+    if terminal.revoked_at is None:
+        terminal.revoked_at = timezone.now()
+        Terminal.objects.filter(pk=terminal.pk).update(revoked_at=terminal.revoked_at)
