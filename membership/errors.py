@@ -58,3 +58,22 @@ class PointsAmountInvalid(ApplicationError):
     code = "points_amount_invalid"
     status = 422
     default_message = "ポイント数が正しくありません。"
+
+
+class MemberImportFileInvalid(ApplicationError):
+    code = "member_import_file_invalid"
+    status = 422
+    default_message = "CSVファイルを読み取れません。"
+
+
+class MemberImportEncodingInvalid(MemberImportFileInvalid):
+    code = "member_import_encoding_invalid"
+    default_message = (
+        "ファイルがUTF-8ではありません(Shift_JISなど)。"
+        "Excelの場合は「CSV UTF-8 (コンマ区切り)」形式で保存し直してください。"
+    )
+
+
+class MemberImportHeaderInvalid(MemberImportFileInvalid):
+    code = "member_import_header_invalid"
+    default_message = "CSVの1行目(ヘッダー)に誤りがあります。"

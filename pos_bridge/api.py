@@ -5,7 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Header, Router
+from ninja import Header, Router, Status
 from ninja.security import HttpBearer
 from pydantic import ValidationError as PydanticValidationError
 
@@ -100,7 +100,7 @@ def purchases_create(
     request: HttpRequest, payload: PurchaseIn, idempotency_key: str | None = IdempotencyKey
 ):
     stored = _purchase_submit(_terminal(request), idempotency_key, payload, offline=False)
-    return stored.status, stored.body
+    return Status(stored.status, stored.body)
 
 
 @router.post("/purchases/batch", response={200: PurchaseBatchOut, **ERRORS})
@@ -120,7 +120,7 @@ def purchases_batch(request: HttpRequest, payload: PurchaseBatchIn):
             )
         except ApplicationError as exc:
             results.append({"idempotency_key": key, "status": exc.status, "body": exc.body()})
-    return 200, {"results": results}
+    return Status(200, {"results": results})
 
 
 @router.get("/purchases/{purchase_id}", response={200: PurchaseOut, **ERRORS})
@@ -164,7 +164,7 @@ def refunds_create(
     stored = idempotent_call(
         terminal=terminal, key=idempotency_key, operation="refund", payload=data, run=run
     )
-    return stored.status, stored.body
+    return Status(stored.status, stored.body)
 
 
 def _purchase_out(purchase: Purchase) -> dict[str, Any]:

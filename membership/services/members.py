@@ -13,6 +13,7 @@ from membership.models import PREFECTURES, Gender, Member
 # Printed plastic cards carry 4-20 digits; people and scanners add spaces or hyphens.
 _CARD_NUMBER_SEPARATORS = re.compile(r"[\s\-]")
 _CARD_NUMBER_DIGITS = re.compile(r"\d{4,20}")
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 # Numbers this system issues: 16 digits, "9" then 14 random digits then a Luhn check digit,
 # so a mistyped digit is caught at the till before it reaches the database.
 ISSUED_CARD_NUMBER_PREFIX = "9"
@@ -23,7 +24,7 @@ def card_number_normalize(raw: str) -> str:
     """Return the canonical card number (digits only) or raise ``CardNumberInvalid``."""
     number = _CARD_NUMBER_SEPARATORS.sub("", raw or "")
     # Full-width digits (０-９) come from Japanese IMEs and spreadsheets.
-    number = number.translate({0xFF10 + i: ord("0") + i for i in range(10)})
+    number = number.translate(_FULL_WIDTH_DIGITS)
     if not _CARD_NUMBER_DIGITS.fullmatch(number):
         raise CardNumberInvalid()
     return number
