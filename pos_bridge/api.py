@@ -110,6 +110,8 @@ def purchases_batch(request: HttpRequest, payload: PurchaseBatchIn):
     results = []
     for raw in payload.purchases:
         key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+        if not isinstance(key, str):
+            key = None  # echoed back only when it is a usable key; validation reports it
         try:
             item = PurchaseBatchItemIn.model_validate(raw)
             stored = _purchase_submit(_terminal(request), item.idempotency_key, item, offline=True)

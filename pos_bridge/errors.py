@@ -43,6 +43,12 @@ class OccurredAtInFuture(ApplicationError):
     default_message = "日時が未来になっています。端末の時計を確認してください。"
 
 
+class OccurredAtTooOld(ApplicationError):
+    code = "occurred_at_too_old"
+    status = 422
+    default_message = "日時が古すぎます。端末の時計と入力内容を確認してください。"
+
+
 class IdempotencyKeyMissing(ApplicationError):
     code = "idempotency_key_missing"
     status = 400

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from membership.errors import CardCodeRequired, PointsInsufficient
@@ -21,6 +20,7 @@ from membership.services.tiers import member_tier_assign
 from pos_bridge.errors import (
     DuplicateReceipt,
     OccurredAtInFuture,
+    OccurredAtTooOld,
     PointsExceedTotal,
     PurchaseNotFound,
     RefundExceedsPurchase,
@@ -31,6 +31,9 @@ from pos_bridge.selectors import member_spend_12m
 
 # POS clocks drift; a few minutes ahead is a clock, more is a wrong date.
 _FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
+# An offline POS resyncs within days; a sale older than this is a keying or clock error
+# (and would earn points that have already expired).
+MAX_BACKDATE = datetime.timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,11 @@ def _actor(terminal: Terminal) -> str:
 def _check_terminal_and_time(terminal: Terminal, occurred_at: datetime.datetime) -> None:
     if not terminal.store.active:
         raise StoreInactive(store=terminal.store.code)
-    if occurred_at > timezone.now() + _FUTURE_TOLERANCE:
+    now = timezone.now()
+    if occurred_at > now + _FUTURE_TOLERANCE:
         raise OccurredAtInFuture(occurred_at=occurred_at.isoformat())
+    if occurred_at < now - MAX_BACKDATE:
+        raise OccurredAtTooOld(occurred_at=occurred_at.isoformat(), max_days=MAX_BACKDATE.days)
 
 
 def _tier_refresh(member: Member) -> None:
@@ -269,16 +275,18 @@ def _refund_record_locked(
     if purchase.member_id is not None and (to_restore or to_reverse):
         member = member_lock(purchase.member_id)
         reference = f"refund:{refund.pk}"
-        if to_restore:
+        for index, (expires_on, points) in enumerate(
+            _restorable_segments(purchase, already=purchase.points_restored, count=to_restore)
+        ):
             points_credit(
                 member=member,
-                points=to_restore,
+                points=points,
                 kind=EntryKind.REVERSAL,
                 reference=reference,
-                idempotency_key=f"{reference}:restore",
+                idempotency_key=f"{reference}:restore:{index}",
                 actor=_actor(terminal),
                 occurred_at=occurred_at,
-                expires_on=_restored_points_expiry(purchase),
+                expires_on=expires_on,
                 reason="返品による利用ポイントの返還",
             )
         reversed_points = min(to_reverse, member.points_balance)
@@ -317,16 +325,35 @@ def _refund_record_locked(
     return refund
 
 
-def _restored_points_expiry(purchase: Purchase) -> datetime.date | None:
-    """Restored points keep the latest expiry of the lots the redemption drew from.
+def _restorable_segments(
+    purchase: Purchase, *, already: int, count: int
+) -> list[tuple[datetime.date | None, int]]:
+    """Split ``count`` points to restore into (expiry, points) by the lots they were spent from.
 
-    A refund must not extend the life of points (that would reward buy-and-return);
-    if those lots have expired meanwhile, the next ``expire_points`` run expires them.
+    Restored points keep the expiry of the lot each one came from, so a refund never extends
+    the life of points (that would reward buy-and-return); points whose lot has expired since
+    are expired by the next ``expire_points`` run. The spent points are walked latest-expiry
+    first and the first ``already`` of them were restored by earlier refunds, so partial
+    refunds give back the longest-lived points first and together restore each point once.
     """
-    latest = LotConsumption.objects.filter(
-        entry__idempotency_key=f"purchase:{purchase.pk}:redeem"
-    ).aggregate(latest=Max("lot__expires_on"))["latest"]
-    return latest
+    spent = (
+        LotConsumption.objects.filter(entry__idempotency_key=f"purchase:{purchase.pk}:redeem")
+        .order_by("-lot__expires_on", "-lot_id")
+        .values_list("lot__expires_on", "points")
+    )
+    segments: dict[datetime.date | None, int] = {}
+    skip, remaining = already, count
+    for expires_on, points in spent:
+        usable = points - min(skip, points)
+        skip -= points - usable
+        take = min(usable, remaining)
+        if take:
+            segments[expires_on] = segments.get(expires_on, 0) + take
+            remaining -= take
+    if remaining:
+        # No consumption record to follow (should not happen): default validity.
+        segments[None] = segments.get(None, 0) + remaining
+    return list(segments.items())
 
 
 def _lots_for_reversal(purchase: Purchase, member: Member) -> list[PointLot]:
