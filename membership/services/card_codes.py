@@ -27,6 +27,7 @@ from membership.errors import (
 )
 from membership.models import CardCode, Member, MemberStatus
 from membership.services.members import card_number_normalize
+from membership.services.points import member_lock, members_for_update
 
 CARD_CODE_PREFIX = "MC"
 _NONCE_BYTES = 10  # 80 bits of unguessable content
@@ -102,7 +103,8 @@ def card_resolve(
     """Find the member behind a card code or a plain card number.
 
     A code must be validly signed, known, unexpired at ``at`` (default now) and unused.
-    With ``for_update`` the code row is locked, for callers that will consume it.
+    With ``for_update`` (inside a transaction) the code row and then the member row are
+    locked, for callers that will consume the code or move points.
     Raises ``CardNotFound``, ``CardCodeExpired``, ``CardCodeUsed``, ``MemberInactive``.
     """
     at = at or timezone.now()
@@ -120,13 +122,14 @@ def card_resolve(
             raise CardCodeUsed()
         if not card_code.issued_at - _CLOCK_SKEW <= at <= card_code.expires_at:
             raise CardCodeExpired(expired_at=card_code.expires_at.isoformat())
-        member = card_code.member
+        member = member_lock(card_code.member_id) if for_update else card_code.member
     else:
         try:
             number = card_number_normalize(card)
         except CardNumberInvalid as exc:
             raise CardNotFound() from exc
-        member_or_none = Member.objects.select_related("tier").filter(card_number=number).first()
+        members = members_for_update() if for_update else Member.objects.select_related("tier")
+        member_or_none = members.filter(card_number=number).first()
         if member_or_none is None:
             raise CardNotFound()
         member, card_code = member_or_none, None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 from django.utils import timezone
 
-from membership.models import Campaign, Member
+from membership.models import Campaign, Member, PointProgram
 from membership.services.points import point_program_get
 
 
@@ -57,11 +57,12 @@ def points_for_purchase(
     total: int,
     points_redeemed: int,
     items: Sequence[EarnItem] = (),
+    program: PointProgram | None = None,
 ) -> EarnBreakdown:
     paid = total - points_redeemed
     if paid <= 0:
         return EarnBreakdown(base=0, tier_bonus=0, campaign_bonus=0)
-    yen_per_point = point_program_get().yen_per_point
+    yen_per_point = (program or point_program_get()).yen_per_point
     base = paid // yen_per_point
     tier_rate = member.tier.earn_rate_percent if member.tier_id and member.tier else 100
     tier_bonus = base * tier_rate // 100 - base

@@ -13,7 +13,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from membership.errors import PointsAmountInvalid, PointsInsufficient
@@ -25,11 +25,27 @@ def point_program_get() -> PointProgram:
     return program
 
 
+def lot_expiry(
+    occurred_at: datetime.datetime, *, program: PointProgram | None = None
+) -> datetime.date:
+    """Last valid day of points earned at ``occurred_at``: the local date plus the validity."""
+    valid_days = (program or point_program_get()).points_valid_days
+    return timezone.localdate(occurred_at) + datetime.timedelta(days=valid_days)
+
+
+def members_for_update() -> QuerySet[Member]:
+    """Members, locked for the rest of the current transaction when read: the one place the
+    member row lock is taken, whether a caller finds the member by id or by card number."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("member rows can only be locked inside transaction.atomic()")
+    # of=("self",): lock only the member row, not its tier (PostgreSQL refuses FOR UPDATE on
+    # the nullable side of the join); the tier comes along so callers need no extra query.
+    return Member.objects.select_for_update(of=("self",)).select_related("tier")
+
+
 def member_lock(member_id: int) -> Member:
     """Lock a member row for the rest of the current transaction and return it fresh."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("member_lock must be called inside transaction.atomic()")
-    return Member.objects.select_for_update().get(pk=member_id)
+    return members_for_update().get(pk=member_id)
 
 
 @dataclass(frozen=True)
@@ -95,8 +111,7 @@ def points_credit(
         return Movement(existing, created=False)
     occurred_at = occurred_at or timezone.now()
     if expires_on is None:
-        valid_days = point_program_get().points_valid_days
-        expires_on = timezone.localdate(occurred_at) + datetime.timedelta(days=valid_days)
+        expires_on = lot_expiry(occurred_at)
     entry = _append(
         member=member,
         kind=kind,

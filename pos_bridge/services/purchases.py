@@ -15,7 +15,13 @@ from membership.errors import CardCodeRequired, PointsInsufficient
 from membership.models import EntryKind, LotConsumption, Member, PointLot
 from membership.services.card_codes import ResolvedCard, card_code_consume, card_resolve
 from membership.services.earning import EarnItem, points_for_purchase
-from membership.services.points import member_lock, points_credit, points_debit
+from membership.services.points import (
+    lot_expiry,
+    member_lock,
+    point_program_get,
+    points_credit,
+    points_debit,
+)
 from membership.services.tiers import member_tier_assign
 from pos_bridge.errors import (
     DuplicateReceipt,
@@ -118,22 +124,24 @@ def _purchase_record_locked(
     points_to_redeem: int,
     code_checked_at: datetime.datetime | None,
 ) -> Purchase:
+    # A repeated receipt number is caught by the unique constraint on insert (see
+    # purchase_record): checking first would cost a query on every sale.
     store = terminal.store
-    if Purchase.objects.filter(store=store, receipt_number=receipt_number).exists():
-        raise DuplicateReceipt(receipt_number=receipt_number)
     resolved: ResolvedCard | None = None
     member: Member | None = None
     if card:
         resolved = card_resolve(card=card, at=code_checked_at, for_update=True)
-        member = member_lock(resolved.member.pk)
+        member = resolved.member
     if points_to_redeem and (resolved is None or resolved.card_code is None):
         raise CardCodeRequired()
     if member is not None and points_to_redeem > member.points_balance:
         raise PointsInsufficient(balance=member.points_balance, requested=points_to_redeem)
 
     points_earned = 0
+    program = point_program_get()
     if member is not None:
         points_earned = points_for_purchase(
+            program=program,
             member=member,
             store_id=store.pk,
             occurred_at=occurred_at,
@@ -191,6 +199,7 @@ def _purchase_record_locked(
             idempotency_key=f"{reference}:earn",
             actor=_actor(terminal),
             occurred_at=occurred_at,
+            expires_on=lot_expiry(occurred_at, program=program),
         )
     _tier_refresh(member)
     purchase.member = member
