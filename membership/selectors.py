@@ -4,7 +4,7 @@ import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -63,7 +63,9 @@ def ledger_problems() -> Iterator[LedgerProblem]:
     """Every way the ledger disagrees with itself, one row per member and problem.
 
     Checks: cached balance == sum of entries; cached balance == sum of open lots;
-    per lot, remaining == points - consumed; per debit entry, consumed == -delta.
+    per lot, remaining == points - consumed; per debit entry, consumed == -delta;
+    per entry, balance_after == running sum of deltas (catches a lost update even when
+    the totals happen to agree).
     """
     members = Member.objects.annotate(
         ledger=_subquery_sum(
@@ -120,4 +122,19 @@ def ledger_problems() -> Iterator[LedgerProblem]:
             entry["member__card_number"],
             entry["member_id"],
             f"entry {entry['id']}: debit {entry['delta']} drew {entry['consumed']} from lots",
+        )
+
+    broken_chain = (
+        PointEntry.objects.annotate(
+            running=Window(Sum("delta"), partition_by=[F("member_id")], order_by=F("id").asc())
+        )
+        .exclude(balance_after=F("running"))
+        .values("id", "member_id", "member__card_number", "balance_after", "running")
+    )
+    for link in broken_chain:
+        yield LedgerProblem(
+            link["member__card_number"],
+            link["member_id"],
+            f"entry {link['id']}: balance_after {link['balance_after']} != "
+            f"running sum {link['running']}",
         )

@@ -216,34 +216,49 @@ def points_adjust(
         )
 
 
+def points_expire_for_member(*, member: Member, today: datetime.date | None = None) -> int:
+    """Expire the member's lots whose last valid day is before ``today``; return the points.
+
+    ``member`` must be locked by ``member_lock``. Each lot expires with the key
+    ``expire:lot:<id>``, so running this again (or alongside the cron) expires nothing twice.
+    Redemptions call it first so that points past their date are never spent, even when
+    the nightly ``expire_points`` has not run yet.
+    """
+    today = today or timezone.localdate()
+    expired = 0
+    due = PointLot.objects.filter(member=member, expires_on__lt=today, remaining__gt=0)
+    for lot in due.order_by("expires_on", "id"):
+        movement = points_debit(
+            member=member,
+            points=lot.remaining,
+            kind=EntryKind.EXPIRE,
+            reference=f"lot:{lot.pk}",
+            idempotency_key=f"expire:lot:{lot.pk}",
+            actor="system:expire_points",
+            occurred_at=timezone.now(),
+            lots=[lot],
+        )
+        if movement.created:
+            expired += -movement.entry.delta
+    return expired
+
+
 def points_expire_due(*, today: datetime.date | None = None) -> int:
     """Expire every lot whose last valid day is before ``today``; return points expired.
 
-    Safe to run at any frequency and concurrently with itself: each lot expires under its
-    member's lock with the key ``expire:lot:<id>``, so a lot is never expired twice.
+    Safe to run at any frequency and concurrently with itself and with purchases: each
+    member is handled in its own transaction under its row lock.
     """
     today = today or timezone.localdate()
-    expired_points = 0
-    due = (
+    member_ids = (
         PointLot.objects.filter(expires_on__lt=today, remaining__gt=0)
-        .order_by("id")
-        .values_list("id", "member_id")
+        .order_by("member_id")
+        .values_list("member_id", flat=True)
+        .distinct()
     )
-    for lot_id, member_id in due.iterator(chunk_size=1000):
+    expired_points = 0
+    for member_id in member_ids.iterator(chunk_size=1000):
         with transaction.atomic():
             member = member_lock(member_id)
-            lot = PointLot.objects.get(pk=lot_id)
-            if lot.remaining == 0:
-                continue
-            movement = points_debit(
-                member=member,
-                points=lot.remaining,
-                kind=EntryKind.EXPIRE,
-                reference=f"lot:{lot.pk}",
-                idempotency_key=f"expire:lot:{lot.pk}",
-                actor="system:expire_points",
-                lots=[lot],
-            )
-            if movement.created:
-                expired_points += -movement.entry.delta
+            expired_points += points_expire_for_member(member=member, today=today)
     return expired_points

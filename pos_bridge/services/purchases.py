@@ -21,6 +21,7 @@ from membership.services.points import (
     point_program_get,
     points_credit,
     points_debit,
+    points_expire_for_member,
 )
 from membership.services.tiers import member_tier_assign
 from pos_bridge.errors import (
@@ -134,6 +135,8 @@ def _purchase_record_locked(
         member = resolved.member
     if points_to_redeem and (resolved is None or resolved.card_code is None):
         raise CardCodeRequired()
+    if member is not None and points_to_redeem:
+        points_expire_for_member(member=member)
     if member is not None and points_to_redeem > member.points_balance:
         raise PointsInsufficient(balance=member.points_balance, requested=points_to_redeem)
 

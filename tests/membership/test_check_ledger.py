@@ -94,3 +94,21 @@ def test_check_ledger_reports_every_broken_member(make_member):
     assert code == 1
     assert "55550001" in err
     assert "55550002" in err
+
+
+def test_check_ledger_names_a_member_whose_running_balance_was_lost(make_member):
+    from membership.models import PointEntry
+    from membership.selectors import ledger_problems
+    from tests.conftest import grant_points
+
+    member = make_member()
+    grant_points(member, 100)
+    grant_points(member, 50)
+    # A lost update: the second entry recorded the balance as if the first never happened.
+    latest = PointEntry.objects.filter(member=member).latest("id")
+    PointEntry.objects.filter(pk=latest.pk).update(balance_after=50)
+
+    problems = list(ledger_problems())
+
+    assert [p.card_number for p in problems] == [member.card_number]
+    assert "running sum 150" in problems[0].problem
