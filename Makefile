@@ -17,15 +17,9 @@ $(INSTALLED): pyproject.toml
 
 setup: $(INSTALLED)
 
-## Set up, migrate, load demo data and start the whole system on SQLite.
+## Set up, migrate, load demo data and start the whole system on SQLite with the LINE sandbox.
 run: $(INSTALLED)
-	$(DEV_ENV) $(PY) manage.py migrate --noinput
-	$(DEV_ENV) $(PY) manage.py seed_demo
-	@echo ""
-	@echo "  Open:  http://$(HOST):$(PORT)/admin/     HQ admin (user/password above)"
-	@echo "         http://$(HOST):$(PORT)/api/docs   POS bridge API (OpenAPI, try it with the key above)"
-	@echo ""
-	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) bin/dev-run
 
 ## Lint, type-check and run every test (SQLite; PostgreSQL too when TEST_POSTGRES_URL is set).
 test: $(INSTALLED) lint typecheck pytest

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "membership",
     "pos_bridge",
     "liff",
+    "line_messaging",
+    "line_sandbox",
 ]
 
 MIDDLEWARE = [
@@ -144,6 +146,50 @@ IDEMPOTENCY_KEY_TTL_HOURS = max(72, env_int("IDEMPOTENCY_KEY_TTL_HOURS", 96))
 IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", 30)
 # Lifetime of the short-lived card code shown as the member card QR (at most 60 seconds).
 CARD_CODE_TTL_SECONDS = min(60, max(10, env_int("CARD_CODE_TTL_SECONDS", 60)))
+
+# --- LINE Platform -----------------------------------------------------------
+# Real LINE by default. LINE_SANDBOX=1 points every LINE call at the built-in sandbox
+# (line_sandbox/, served by this same server) and fills in sandbox credentials.
+SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+LINE_SANDBOX = env_bool("LINE_SANDBOX", default=False)
+if LINE_SANDBOX and not DEBUG:
+    raise ImproperlyConfigured("LINE_SANDBOX=1 is for development; production must use real LINE.")
+# The sandbox's pages and fake LINE APIs (it issues ID tokens!) are served only in
+# development and tests, never in production, whatever LINE_SANDBOX says.
+LINE_SANDBOX_ROUTES = DEBUG
+_sandbox = f"{SITE_URL}/line-sandbox" if LINE_SANDBOX else None
+LINE_API_BASE_URL = (
+    os.environ.get("LINE_API_BASE_URL")
+    or (f"{_sandbox}/api" if _sandbox else "https://api.line.me")
+).rstrip("/")
+LINE_API_DATA_BASE_URL = (
+    os.environ.get("LINE_API_DATA_BASE_URL")
+    or (f"{_sandbox}/api-data" if _sandbox else "https://api-data.line.me")
+).rstrip("/")
+LINE_ACCESS_BASE_URL = (
+    os.environ.get("LINE_ACCESS_BASE_URL")
+    or (f"{_sandbox}/access" if _sandbox else "https://access.line.me")
+).rstrip("/")
+LINE_CHANNEL_SECRET = os.environ.get("LINE_CHANNEL_SECRET") or (
+    "sandbox-channel-secret-0123456789abcdef" if LINE_SANDBOX else ""
+)
+LINE_CHANNEL_ACCESS_TOKEN = os.environ.get("LINE_CHANNEL_ACCESS_TOKEN") or (
+    "sandbox-channel-access-token" if LINE_SANDBOX else ""
+)
+LINE_LOGIN_CHANNEL_ID = os.environ.get("LINE_LOGIN_CHANNEL_ID") or (
+    "1650000000" if LINE_SANDBOX else ""
+)
+LIFF_ID = os.environ.get("LIFF_ID") or ("1650000000-sandbox" if LINE_SANDBOX else "")
+# Where the sandbox delivers webhooks (real LINE uses the URL set in the LINE console).
+LINE_SANDBOX_WEBHOOK_URL = os.environ.get("LINE_SANDBOX_WEBHOOK_URL") or f"{SITE_URL}/line/webhook"
+# Multiplies waits after a LINE 429 (tests set 0: no real sleeping).
+LINE_BACKOFF_SCALE = float(os.environ.get("LINE_BACKOFF_SCALE") or 1.0)
+# Celery is optional: with a broker URL, outbox writes wake a Celery worker at once.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_IGNORE_RESULT = True
+# Points awarded once per member, ever, for linking LINE.
+LINE_LINK_BONUS_POINTS = env_int("LINE_LINK_BONUS_POINTS", 200)
 
 LOGGING = {
     "version": 1,

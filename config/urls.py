@@ -1,10 +1,14 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from config.api import api, api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("line/", include("line_messaging.urls")),
     re_path(r"^api/(?P<unmatched>.*)$", api_not_found),
 ]
+if settings.LINE_SANDBOX_ROUTES:
+    urlpatterns.append(path("line-sandbox/", include("line_sandbox.urls")))
