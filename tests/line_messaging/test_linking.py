@@ -244,3 +244,14 @@ def test_unlink_keeps_points_switches_menu_and_relinking_gives_no_second_bonus(
     assert Member.objects.get(pk=member.pk).points_balance == 200
     assert PointEntry.objects.filter(member=member, kind="bonus").count() == 1
     assert LinkEvent.objects.filter(member=member).count() == 3
+
+
+def test_attempts_are_throttled_per_ip_across_tokens_and_cards(issue_link_token, make_member):
+    for i in range(20):
+        _submit_existing(issue_link_token(new_user_id()), f"7777{i:04d}", "1980-01-01")
+    member = make_member(birth_date=BIRTH)
+
+    response = _submit_existing(issue_link_token(new_user_id()), member.card_number)
+
+    assert "試行回数が多すぎます" in response.content.decode()
+    assert not LineFriend.objects.filter(member=member).exists()
