@@ -15,14 +15,23 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(INSTALLED)
 
-setup: $(INSTALLED)
+# Browser bundles (LIFF SDK, camera scanner) from npm, built into static/*/dist/.
+FRONTEND_BUILT := static/.frontend-built
+FRONTEND_SOURCES := package.json package-lock.json $(wildcard scripts/*.mjs frontend/*.js pos_bridge/frontend/*.js)
+
+$(FRONTEND_BUILT): $(FRONTEND_SOURCES)
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run build
+	touch $(FRONTEND_BUILT)
+
+setup: $(INSTALLED) $(FRONTEND_BUILT)
 
 ## Set up, migrate, load demo data and start the whole system on SQLite with the LINE sandbox.
-run: $(INSTALLED)
+run: $(INSTALLED) $(FRONTEND_BUILT)
 	HOST=$(HOST) PORT=$(PORT) bin/dev-run
 
 ## Lint, type-check and run every test (SQLite; PostgreSQL too when TEST_POSTGRES_URL is set).
-test: $(INSTALLED) lint typecheck pytest
+test: $(INSTALLED) $(FRONTEND_BUILT) lint typecheck pytest
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff format --check .
@@ -49,4 +58,4 @@ bench: $(INSTALLED)
 	$(PY) bench/bench_purchases.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles
+	rm -rf $(VENV) node_modules static/*/dist $(FRONTEND_BUILT) .pytest_cache .mypy_cache .ruff_cache staticfiles

@@ -9,6 +9,7 @@ from ninja.renderers import JSONRenderer
 
 from common.errors import error_body
 from config.errors import install_error_handlers
+from liff.api import router as liff_router
 from pos_bridge.api import router as pos_router
 
 
@@ -29,6 +30,7 @@ api = NinjaAPI(
 )
 install_error_handlers(api)
 api.add_router("/pos/v1/", pos_router)
+api.add_router("/liff/v1/", liff_router)
 
 
 def api_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:

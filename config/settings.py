@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "liff",
     "line_messaging",
     "line_sandbox",
+    "hq",
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("line/", include("line_messaging.urls")),
+    path("liff/", include("liff.urls")),
+    path("staff/", include("pos_bridge.urls_staff")),
+    path("hq/", include("hq.urls")),
     re_path(r"^api/(?P<unmatched>.*)$", api_not_found),
 ]
 if settings.LINE_SANDBOX_ROUTES:

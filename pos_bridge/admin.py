@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
-from pos_bridge.models import Purchase, PurchaseItem, Refund, Store, Terminal
+from pos_bridge.models import Purchase, PurchaseItem, Refund, StaffMember, Store, Terminal
 from pos_bridge.services.stores import terminal_create, terminal_revoke
 
 
@@ -17,8 +17,8 @@ class StoreAdmin(admin.ModelAdmin):
 
 @admin.register(Terminal)
 class TerminalAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "store", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["store"]
+    list_display = ["__str__", "store", "kind", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["store", "kind"]
     actions = ["revoke"]
 
     def get_fields(self, request, obj=None):
@@ -110,3 +110,14 @@ class RefundAdmin(ReadOnlyAdmin):
     list_filter = ["store"]
     list_select_related = ["store", "purchase", "purchase__store"]
     search_fields = ["refund_receipt_number", "purchase__receipt_number"]
+
+
+@admin.register(StaffMember)
+class StaffMemberAdmin(admin.ModelAdmin):
+    """Which login may use which store's scanner. Create logins with `create_staff`."""
+
+    list_display = ["user", "store", "role", "created_at"]
+    list_filter = ["store", "role"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "store"]
+    autocomplete_fields = ["user"]

@@ -1,5 +1,6 @@
-"""Stores, POS terminals, purchases, refunds and idempotency records."""
+"""Stores, POS terminals, store staff, purchases, refunds and idempotency records."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,13 @@ class Store(models.Model):
         return f"{self.code} {self.name}"
 
 
+class TerminalKind(models.TextChoices):
+    POS = "pos", _("POS端末")
+    # The staff scanner pages (/staff/) of one store record through this terminal, so they
+    # share the POS API's idempotency records and services. Nobody holds its API key.
+    STAFF_WEB = "staff_web", _("スタッフ画面")
+
+
 class Terminal(models.Model):
     """A POS terminal. Its API key is shown once; only a SHA-256 of it is stored.
 
@@ -34,6 +42,9 @@ class Terminal(models.Model):
 
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminals")
     name = models.CharField(_("端末名"), max_length=64)
+    kind = models.CharField(
+        _("種別"), max_length=16, choices=TerminalKind.choices, default=TerminalKind.POS
+    )
     key_prefix = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -44,6 +55,13 @@ class Terminal(models.Model):
         ordering = ["store", "name"]
         verbose_name = _("POS端末")
         verbose_name_plural = _("POS端末")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store"],
+                condition=Q(kind="staff_web"),
+                name="terminal_one_staff_web_per_store",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.store.code}/{self.name}"
@@ -51,6 +69,37 @@ class Terminal(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class StaffRole(models.TextChoices):
+    STORE_MANAGER = "store_manager", _("店長")
+    STORE_STAFF = "store_staff", _("店舗スタッフ")
+
+
+class StaffMember(models.Model):
+    """A login that may use the staff scanner (/staff/), for exactly one store."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_member",
+        verbose_name=_("ユーザー"),
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="staff_members", verbose_name=_("店舗")
+    )
+    role = models.CharField(
+        _("役割"), max_length=16, choices=StaffRole.choices, default=StaffRole.STORE_STAFF
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["store", "user"]
+        verbose_name = _("店舗スタッフ")
+        verbose_name_plural = _("店舗スタッフ")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.store.code})"
 
 
 class Purchase(models.Model):
@@ -79,6 +128,15 @@ class Purchase(models.Model):
     points_reversed = models.PositiveIntegerField(_("取消ポイント"), default=0)
     points_restored = models.PositiveIntegerField(_("返還ポイント"), default=0)
     points_unrecovered = models.PositiveIntegerField(_("回収不能ポイント"), default=0)
+    # The staff member who keyed it in on the staff scanner; empty for POS API sales.
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("登録スタッフ"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -145,6 +203,14 @@ class Refund(models.Model):
     points_reversed = models.PositiveIntegerField(_("取消ポイント"), default=0)
     points_restored = models.PositiveIntegerField(_("返還ポイント"), default=0)
     points_unrecovered = models.PositiveIntegerField(_("回収不能ポイント"), default=0)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("登録スタッフ"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

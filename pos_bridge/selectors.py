@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from membership.models import Member
@@ -28,3 +28,26 @@ def purchase_for_terminal(*, terminal: Terminal, purchase_id: int) -> Purchase |
         .filter(pk=purchase_id, store_id=terminal.store_id)
         .first()
     )
+
+
+def purchases_for_member(
+    *, member: Member, limit: int, before_id: int | None = None
+) -> list[Purchase]:
+    """A member's purchases, newest first (by purchase time, then id), with store and refunds.
+
+    ``before_id`` is the keyset cursor: the purchases that come after that one (of the same
+    member) in this order. An unknown cursor gives an empty page.
+    """
+    purchases = (
+        Purchase.objects.select_related("store")
+        .prefetch_related("refunds")
+        .filter(member=member)
+        .order_by("-occurred_at", "-id")
+    )
+    if before_id is not None:
+        cursor = Purchase.objects.filter(pk=before_id, member=member).values("occurred_at").first()
+        if cursor is None:
+            return []
+        at = cursor["occurred_at"]
+        purchases = purchases.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=before_id))
+    return list(purchases[:limit])

@@ -145,3 +145,12 @@ def card_code_consume(*, card_code: CardCode, used_for: str) -> None:
     )
     if updated != 1:
         raise CardCodeUsed()
+
+
+def card_codes_purge(*, older_than: datetime.timedelta = datetime.timedelta(days=1)) -> int:
+    """Delete codes that expired long ago; the open card makes one about every 40 seconds.
+
+    Used codes are kept as long as unused ones: the purchase they paid for is the record.
+    """
+    deleted, _ = CardCode.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
+    return deleted

@@ -209,3 +209,25 @@ def test_unknown_or_invalid_card_number_is_not_found(make_member, card):
 
     with pytest.raises(CardNotFound):
         card_resolve(card=card)
+
+
+def test_purge_card_codes_deletes_only_codes_expired_over_a_day_ago(make_member):
+    import datetime
+
+    import time_machine
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from membership.models import CardCode
+    from membership.services.card_codes import card_code_issue
+
+    member = make_member()
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=2)):
+        card_code_issue(member=member)
+    fresh = card_code_issue(member=member)
+
+    call_command("purge_card_codes")
+
+    assert list(CardCode.objects.values_list("pk", flat=True)) == [
+        CardCode.objects.get(expires_at=fresh.expires_at).pk
+    ]

@@ -18,6 +18,7 @@ from membership.models import Campaign, EntryKind, Member, PointProgram, Tier
 from membership.services.points import member_lock, points_credit
 from pos_bridge.models import Purchase, Store, Terminal
 from pos_bridge.services.purchases import ItemData, purchase_record
+from pos_bridge.services.staff import staff_account_create
 from pos_bridge.services.stores import store_create, terminal_create, terminal_key_rotate
 
 DEMO_STORES = [
@@ -102,9 +103,13 @@ class Command(BaseCommand):
             api_key = terminal_key_rotate(terminal=terminal)
             self._members(terminal)
             password = self._admin()
+            staff_password = self._staff(stores[0])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             f"  HQ admin:       user 'admin', password '{password}' (new on every start)"
+        )
+        self.stdout.write(
+            f"  Staff scanner:  user 'staff', password '{staff_password}' ({stores[0].name})"
         )
         self.stdout.write(f"  POS API key:    {api_key}  (terminal {terminal}; new on every start)")
         self.stdout.write("  Demo members:   " + ", ".join(m[0] for m in DEMO_MEMBERS))
@@ -172,6 +177,16 @@ class Command(BaseCommand):
                     items=items,
                     card=number,
                 )
+
+    def _staff(self, store: Store) -> str:
+        user_model = get_user_model()
+        user = user_model.objects.filter(username="staff").first()
+        if user is None:
+            return staff_account_create(username="staff", store_code=store.code).password
+        password = secrets.token_urlsafe(9)
+        user.set_password(password)
+        user.save()
+        return password
 
     def _admin(self) -> str:
         password = secrets.token_urlsafe(9)

@@ -1,0 +1,12 @@
+"""HQ pages, mounted at /hq/."""
+
+from django.urls import path
+
+from hq import views
+
+app_name = "hq"
+urlpatterns = [
+    path("stores/", views.store_index, name="store_index"),
+    path("stores/<slug:code>/poster", views.store_poster, name="store_poster"),
+    path("stores/<slug:code>/poster.png", views.store_poster_png, name="store_poster_png"),
+]
