@@ -7,10 +7,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from membership.models import CardCode, Member, PointEntry, PointLot
-from pos_bridge.models import IdempotencyRecord, Purchase, PurchaseItem, Refund
+from pos_bridge.models import Purchase
 from pos_bridge.services.stores import terminal_revoke
 from tests.conftest import PosClient
+from tests.pos_bridge.helpers import assert_error, written
 
 
 @pytest.fixture
@@ -25,30 +25,6 @@ def pos(terminal) -> PosClient:
 @pytest.fixture
 def anonymous(db) -> Client:
     return Client(raise_request_exception=False)
-
-
-def _written() -> dict:
-    return {
-        "purchases": Purchase.objects.count(),
-        "items": PurchaseItem.objects.count(),
-        "refunds": Refund.objects.count(),
-        "entries": PointEntry.objects.count(),
-        "lots": PointLot.objects.count(),
-        "idempotency": IdempotencyRecord.objects.count(),
-        "codes_used": CardCode.objects.filter(used_at__isnull=False).count(),
-        "balances": list(Member.objects.order_by("pk").values_list("points_balance", flat=True)),
-    }
-
-
-def _assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content[:300]
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    assert body["code"] == code
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    assert isinstance(body["extra"], dict)
 
 
 def _purchase_body(**fields) -> dict:
@@ -93,12 +69,12 @@ def _call(client: Client, method: str, path: str, body, headers: dict):
 @pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS, ids=ENDPOINT_IDS)
 def test_request_without_api_key_is_unauthorized(anonymous, make_member, method, path, body):
     make_member(card_number="12345678")
-    before = _written()
+    before = written()
 
     response = _call(anonymous, method, path, body, {"Idempotency-Key": "k"})
 
-    _assert_error(response, 401, "unauthorized")
-    assert _written() == before
+    assert_error(response, 401, "unauthorized")
+    assert written() == before
 
 
 @pytest.mark.parametrize(
@@ -117,14 +93,14 @@ def test_request_without_api_key_is_unauthorized(anonymous, make_member, method,
 def test_request_with_invalid_api_key_is_unauthorized(
     anonymous, terminal, method, path, body, authorization
 ):
-    before = _written()
+    before = written()
 
     response = _call(
         anonymous, method, path, body, {"Authorization": authorization, "Idempotency-Key": "k"}
     )
 
-    _assert_error(response, 401, "unauthorized")
-    assert _written() == before
+    assert_error(response, 401, "unauthorized")
+    assert written() == before
 
 
 def test_key_with_right_prefix_but_wrong_secret_is_unauthorized(anonymous, terminal):
@@ -138,19 +114,19 @@ def test_key_with_right_prefix_but_wrong_secret_is_unauthorized(anonymous, termi
         headers={"Authorization": f"Bearer {forged}", "Idempotency-Key": "k"},
     )
 
-    _assert_error(response, 401, "unauthorized")
+    assert_error(response, 401, "unauthorized")
     assert Purchase.objects.count() == 0
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS, ids=ENDPOINT_IDS)
 def test_revoked_terminal_is_unauthorized(pos, terminal, method, path, body):
     terminal_revoke(terminal=terminal.terminal)
-    before = _written()
+    before = written()
 
     response = _call(pos.client, method, path, body, {**pos.headers, "Idempotency-Key": "k"})
 
-    _assert_error(response, 401, "unauthorized")
-    assert _written() == before
+    assert_error(response, 401, "unauthorized")
+    assert written() == before
 
 
 def test_valid_key_is_accepted(pos):
@@ -171,22 +147,22 @@ def test_valid_key_is_accepted(pos):
     ids=["purchase", "batch", "resolve"],
 )
 def test_malformed_json_is_a_bad_request(pos, path, raw):
-    before = _written()
+    before = written()
 
     response = pos.post(path, raw, key="k")
 
-    _assert_error(response, 400, "bad_request")
-    assert _written() == before
+    assert_error(response, 400, "bad_request")
+    assert written() == before
 
 
 def test_malformed_json_refund_is_a_bad_request(pos):
     purchase_id = pos.purchase(total=1_000).json()["purchase_id"]
-    before = _written()
+    before = written()
 
     response = pos.post(f"/purchases/{purchase_id}/refunds", '{"amount": ', key="k")
 
-    _assert_error(response, 400, "bad_request")
-    assert _written() == before
+    assert_error(response, 400, "bad_request")
+    assert written() == before
 
 
 @pytest.mark.parametrize(
@@ -229,40 +205,40 @@ def test_purchase_with_wrong_types_or_absurd_values_is_a_validation_error(
     pos, make_member, changes
 ):
     make_member(card_number="12345678")
-    before = _written()
+    before = written()
 
     response = pos.post("/purchases", _purchase_body(**{"card": "12345678", **changes}), key="k")
 
-    _assert_error(response, 422, "validation_error")
-    assert _written() == before
+    assert_error(response, 422, "validation_error")
+    assert written() == before
 
 
 @pytest.mark.parametrize("missing", ["receipt_number", "occurred_at", "total"])
 def test_purchase_missing_a_required_field_is_a_validation_error(pos, missing):
     body = _purchase_body()
     del body[missing]
-    before = _written()
+    before = written()
 
-    _assert_error(pos.post("/purchases", body, key="k"), 422, "validation_error")
-    assert _written() == before
+    assert_error(pos.post("/purchases", body, key="k"), 422, "validation_error")
+    assert written() == before
 
 
 @pytest.mark.parametrize("raw", ["null", "[]", "123", '"purchase"', ""])
 def test_purchase_body_that_is_not_an_object_is_a_validation_error(pos, raw):
-    before = _written()
+    before = written()
 
-    _assert_error(pos.post("/purchases", raw, key="k"), 422, "validation_error")
-    assert _written() == before
+    assert_error(pos.post("/purchases", raw, key="k"), 422, "validation_error")
+    assert written() == before
 
 
 def test_purchase_with_more_than_500_items_is_a_validation_error(pos):
     items = [{"sku": f"S-{i}", "quantity": 1, "unit_price": 1} for i in range(501)]
-    before = _written()
+    before = written()
 
     response = pos.post("/purchases", _purchase_body(total=501, items=items), key="k")
 
-    _assert_error(response, 422, "validation_error")
-    assert _written() == before
+    assert_error(response, 422, "validation_error")
+    assert written() == before
 
 
 @pytest.mark.parametrize(
@@ -283,28 +259,28 @@ def test_purchase_with_more_than_500_items_is_a_validation_error(pos):
 def test_refund_with_wrong_types_or_absurd_values_is_a_validation_error(pos, make_member, changes):
     member = make_member()
     purchase_id = pos.purchase(total=1_000, card=member.card_number).json()["purchase_id"]
-    before = _written()
+    before = written()
 
     response = pos.post(f"/purchases/{purchase_id}/refunds", _refund_body(**changes), key="k")
 
-    _assert_error(response, 422, "validation_error")
-    assert _written() == before
+    assert_error(response, 422, "validation_error")
+    assert written() == before
 
 
 def test_non_numeric_purchase_id_is_a_validation_error(pos):
-    _assert_error(pos.get("/purchases/abc"), 422, "validation_error")
-    _assert_error(
+    assert_error(pos.get("/purchases/abc"), 422, "validation_error")
+    assert_error(
         pos.post("/purchases/abc/refunds", _refund_body(), key="k"), 422, "validation_error"
     )
 
 
 def test_huge_purchase_id_is_not_found(pos):
-    _assert_error(pos.get("/purchases/99999999999999999999"), 404, "purchase_not_found")
+    assert_error(pos.get("/purchases/99999999999999999999"), 404, "purchase_not_found")
 
 
 def test_absurdly_old_occurred_at_is_refused_with_a_4xx_not_a_crash(pos, make_member):
     member = make_member()
-    before = _written()
+    before = written()
 
     response = pos.post(
         "/purchases",
@@ -314,7 +290,7 @@ def test_absurdly_old_occurred_at_is_refused_with_a_4xx_not_a_crash(pos, make_me
 
     assert 400 <= response.status_code < 500, (response.status_code, response.content[:200])
     assert set(response.json()) == {"code", "message", "extra"}
-    assert _written() == before
+    assert written() == before
 
 
 # --- unknown paths and methods -----------------------------------------------------------
@@ -326,17 +302,17 @@ def test_absurdly_old_occurred_at_is_refused_with_a_4xx_not_a_crash(pos, make_me
 def test_unknown_api_path_is_a_json_not_found(pos, path):
     response = pos.client.get(path, headers=pos.headers)
 
-    _assert_error(response, 404, "not_found")
+    assert_error(response, 404, "not_found")
 
 
 def test_unknown_api_path_is_a_json_not_found_without_auth(anonymous):
-    _assert_error(anonymous.post("/api/pos/v1/refunds", {}), 404, "not_found")
+    assert_error(anonymous.post("/api/pos/v1/refunds", {}), 404, "not_found")
 
 
 def test_wrong_http_method_gets_the_error_body_too(pos):
     response = pos.client.get("/api/pos/v1/purchases", headers=pos.headers)
 
-    _assert_error(response, 405, "method_not_allowed")
+    assert_error(response, 405, "method_not_allowed")
 
 
 def test_openapi_schema_documents_the_pos_endpoints(anonymous):

@@ -7,28 +7,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from membership.models import CardCode, Member, PointEntry, PointLot
-from pos_bridge.models import IdempotencyRecord, Purchase, PurchaseItem, Refund
-
-
-def _written() -> dict:
-    return {
-        "purchases": Purchase.objects.count(),
-        "items": PurchaseItem.objects.count(),
-        "refunds": Refund.objects.count(),
-        "entries": PointEntry.objects.count(),
-        "lots": PointLot.objects.count(),
-        "idempotency": IdempotencyRecord.objects.count(),
-        "codes_used": CardCode.objects.filter(used_at__isnull=False).count(),
-        "balances": list(Member.objects.order_by("pk").values_list("points_balance", flat=True)),
-    }
-
-
-def _assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    assert body["code"] == code
+from membership.models import CardCode, Member
+from pos_bridge.models import IdempotencyRecord, Purchase
+from tests.pos_bridge.helpers import assert_error, written
 
 
 def _item(**fields) -> dict:
@@ -73,12 +54,12 @@ def test_batch_of_500_purchases_is_accepted(pos):
 
 
 def test_batch_of_501_purchases_is_refused_whole(pos):
-    before = _written()
+    before = written()
 
     response = _batch(pos, [_item(total=100) for _ in range(501)])
 
-    _assert_error(response, 422, "validation_error")
-    assert _written() == before
+    assert_error(response, 422, "validation_error")
+    assert written() == before
 
 
 @pytest.mark.parametrize(
@@ -87,10 +68,10 @@ def test_batch_of_501_purchases_is_refused_whole(pos):
     ids=["empty", "missing", "object", "unknown_field", "array"],
 )
 def test_batch_with_bad_envelope_is_a_validation_error(pos, body):
-    before = _written()
+    before = written()
 
-    _assert_error(pos.post("/purchases/batch", body), 422, "validation_error")
-    assert _written() == before
+    assert_error(pos.post("/purchases/batch", body), 422, "validation_error")
+    assert written() == before
 
 
 def test_batch_items_succeed_or_fail_on_their_own(pos, make_member):
@@ -143,13 +124,13 @@ def test_resending_the_whole_batch_creates_nothing_and_returns_identical_results
         _item(card="00000000"),
     ]
     first = _batch(pos, items)
-    after_first = _written()
+    after_first = written()
 
     second = _batch(pos, items)
 
     assert second.status_code == 200
     assert second.json() == first.json()
-    assert _written() == after_first
+    assert written() == after_first
     assert [r["status"] for r in first.json()["results"]] == [201, 422, 201, 409, 404]
 
 
@@ -184,12 +165,12 @@ def test_batch_checks_card_code_at_occurred_at_so_an_offline_sale_keeps_its_code
     code = card_code(member)
 
     with time_machine.travel(sold_at + datetime.timedelta(minutes=30)):
-        before = _written()
+        before = written()
         online = pos.purchase(
             total=1_000, card=code, points_to_redeem=100, occurred_at=sold_at.isoformat()
         )
-        _assert_error(online, 409, "card_code_expired")
-        assert _written() == before
+        assert_error(online, 409, "card_code_expired")
+        assert written() == before
 
         results = _batch(
             pos,
@@ -205,14 +186,14 @@ def test_batch_checks_card_code_at_occurred_at_so_an_offline_sale_keeps_its_code
 def test_batch_refuses_a_card_code_for_a_sale_before_the_code_existed(pos, make_member, card_code):
     member = make_member(points=500)
     code = card_code(member)
-    before = _written()
+    before = written()
     earlier = timezone.now() - datetime.timedelta(minutes=10)
 
     results = _batch(pos, [_item(card=code, occurred_at=earlier.isoformat())]).json()["results"]
 
     assert results[0]["status"] == 409
     assert results[0]["body"]["code"] == "card_code_expired"
-    assert _written() == before
+    assert written() == before
 
 
 def test_batch_refuses_a_card_code_for_a_sale_after_it_expired(pos, make_member, card_code):
@@ -254,11 +235,11 @@ def test_batch_item_with_a_non_string_key_fails_alone_instead_of_crashing(pos, k
 
 
 def test_batch_needs_terminal_auth(client, db):
-    before = _written()
+    before = written()
 
     response = client.post(
         "/api/pos/v1/purchases/batch", {"purchases": [_item()]}, content_type="application/json"
     )
 
-    _assert_error(response, 401, "unauthorized")
-    assert _written() == before
+    assert_error(response, 401, "unauthorized")
+    assert written() == before

@@ -6,24 +6,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from membership.models import CardCode, MemberStatus, PointEntry
-from pos_bridge.models import IdempotencyRecord, Purchase
-
-
-def _assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    assert body["code"] == code
-
-
-def _written() -> tuple[int, ...]:
-    return (
-        Purchase.objects.count(),
-        PointEntry.objects.count(),
-        IdempotencyRecord.objects.count(),
-        CardCode.objects.filter(used_at__isnull=False).count(),
-    )
+from membership.models import CardCode, MemberStatus
+from tests.pos_bridge.helpers import assert_error, written
 
 
 def test_resolve_card_number_shows_member_without_redeem_right(pos, make_member):
@@ -100,14 +84,14 @@ def test_resolve_accepts_a_lower_case_card_code(pos, make_member, card_code):
 def test_resolve_unknown_card_is_not_found(pos, make_member, card):
     make_member(card_number="12345678")
 
-    _assert_error(pos.post("/cards/resolve", {"card": card}), 404, "card_not_found")
+    assert_error(pos.post("/cards/resolve", {"card": card}), 404, "card_not_found")
 
 
 def test_resolve_tampered_card_code_is_not_found(pos, make_member, card_code):
     code = card_code(make_member())
     tampered = code[:10] + ("A" if code[10] != "A" else "B") + code[11:]
 
-    _assert_error(pos.post("/cards/resolve", {"card": tampered}), 404, "card_not_found")
+    assert_error(pos.post("/cards/resolve", {"card": tampered}), 404, "card_not_found")
 
 
 def test_resolve_expired_card_code_is_refused(pos, make_member, card_code):
@@ -116,20 +100,20 @@ def test_resolve_expired_card_code_is_refused(pos, make_member, card_code):
     with time_machine.travel(timezone.now() + datetime.timedelta(seconds=61)):
         response = pos.post("/cards/resolve", {"card": code})
 
-    _assert_error(response, 409, "card_code_expired")
+    assert_error(response, 409, "card_code_expired")
 
 
 def test_resolve_used_card_code_is_refused(pos, make_member, card_code):
     code = card_code(make_member(points=10))
     assert pos.purchase(total=100, card=code).status_code == 201
 
-    _assert_error(pos.post("/cards/resolve", {"card": code}), 409, "card_code_used")
+    assert_error(pos.post("/cards/resolve", {"card": code}), 409, "card_code_used")
 
 
 def test_resolve_withdrawn_member_is_refused(pos, make_member):
     member = make_member(status=MemberStatus.WITHDRAWN)
 
-    _assert_error(pos.post("/cards/resolve", {"card": member.card_number}), 409, "member_inactive")
+    assert_error(pos.post("/cards/resolve", {"card": member.card_number}), 409, "member_inactive")
 
 
 def test_resolve_works_at_any_store_of_the_chain(other_pos, make_member):
@@ -153,16 +137,16 @@ def test_resolve_works_at_any_store_of_the_chain(other_pos, make_member):
 def test_resolve_with_bad_body_is_a_validation_error(pos, make_member, body):
     make_member(card_number="12345678")
 
-    _assert_error(pos.post("/cards/resolve", body), 422, "validation_error")
+    assert_error(pos.post("/cards/resolve", body), 422, "validation_error")
 
 
 def test_resolve_writes_nothing(pos, make_member, card_code):
     member = make_member(points=10)
     code = card_code(member)
-    before = _written()
+    before = written()
 
     pos.post("/cards/resolve", {"card": code})
     pos.post("/cards/resolve", {"card": member.card_number})
     pos.post("/cards/resolve", {"card": "00000000"})
 
-    assert _written() == before
+    assert written() == before

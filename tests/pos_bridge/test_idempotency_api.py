@@ -9,38 +9,17 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from membership.models import CardCode, Member, PointEntry, PointLot
+from membership.models import Member
 from pos_bridge.models import (
     IdempotencyRecord,
     IdempotencyState,
     Purchase,
-    PurchaseItem,
-    Refund,
 )
 from pos_bridge.schemas import PurchaseIn
 from pos_bridge.services.idempotency import idempotency_records_purge, request_fingerprint
 from pos_bridge.services.stores import terminal_create
 from tests.conftest import PosClient, grant_points
-
-
-def _written() -> dict:
-    return {
-        "purchases": Purchase.objects.count(),
-        "items": PurchaseItem.objects.count(),
-        "refunds": Refund.objects.count(),
-        "entries": PointEntry.objects.count(),
-        "lots": PointLot.objects.count(),
-        "idempotency": IdempotencyRecord.objects.count(),
-        "codes_used": CardCode.objects.filter(used_at__isnull=False).count(),
-        "balances": list(Member.objects.order_by("pk").values_list("points_balance", flat=True)),
-    }
-
-
-def _assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    assert body["code"] == code
+from tests.pos_bridge.helpers import assert_error, written
 
 
 def _body(**fields) -> dict:
@@ -98,28 +77,28 @@ def test_same_key_with_a_different_body_is_refused(pos, make_member):
     member = make_member()
     body = _body(card=member.card_number)
     assert pos.post("/purchases", body, key="key-1").status_code == 201
-    before = _written()
+    before = written()
 
     response = pos.post("/purchases", {**body, "total": 2_000}, key="key-1")
 
-    _assert_error(response, 422, "idempotency_key_reused")
-    assert _written() == before
+    assert_error(response, 422, "idempotency_key_reused")
+    assert written() == before
 
 
 def test_purchase_key_reused_for_a_refund_is_refused(pos):
     purchase = pos.post("/purchases", _body(), key="key-1").json()
-    before = _written()
+    before = written()
 
     response = pos.refund(purchase["purchase_id"], key="key-1", amount=100)
 
-    _assert_error(response, 422, "idempotency_key_reused")
-    assert _written() == before
+    assert_error(response, 422, "idempotency_key_reused")
+    assert written() == before
 
 
 @pytest.mark.parametrize("header", [None, ""], ids=["absent", "empty"])
 def test_purchase_without_idempotency_key_is_refused(pos, make_member, header):
     member = make_member()
-    before = _written()
+    before = written()
     headers = dict(pos.headers)
     if header is not None:
         headers["Idempotency-Key"] = header
@@ -131,13 +110,13 @@ def test_purchase_without_idempotency_key_is_refused(pos, make_member, header):
         headers=headers,
     )
 
-    _assert_error(response, 400, "idempotency_key_missing")
-    assert _written() == before
+    assert_error(response, 400, "idempotency_key_missing")
+    assert written() == before
 
 
 def test_refund_without_idempotency_key_is_refused(pos):
     purchase_id = pos.post("/purchases", _body(), key="key-1").json()["purchase_id"]
-    before = _written()
+    before = written()
 
     response = pos.client.post(
         f"/api/pos/v1/purchases/{purchase_id}/refunds",
@@ -146,8 +125,8 @@ def test_refund_without_idempotency_key_is_refused(pos):
         headers=pos.headers,
     )
 
-    _assert_error(response, 400, "idempotency_key_missing")
-    assert _written() == before
+    assert_error(response, 400, "idempotency_key_missing")
+    assert written() == before
 
 
 @pytest.mark.parametrize(
@@ -157,12 +136,12 @@ def test_refund_without_idempotency_key_is_refused(pos):
 )
 def test_invalid_idempotency_key_is_refused(pos, make_member, key):
     member = make_member()
-    before = _written()
+    before = written()
 
     response = pos.post("/purchases", _body(card=member.card_number), key=key)
 
-    _assert_error(response, 400, "idempotency_key_invalid")
-    assert _written() == before
+    assert_error(response, 400, "idempotency_key_invalid")
+    assert written() == before
 
 
 def test_idempotency_key_of_255_printable_ascii_chars_is_accepted(pos):
@@ -175,12 +154,12 @@ def test_request_with_a_key_still_in_progress_gets_409(pos, terminal, make_membe
     member = make_member()
     body = _body(card=member.card_number)
     record = _record_in_progress(terminal.terminal, "key-1", body, lease_seconds=30)
-    before = _written()
+    before = written()
 
     response = pos.post("/purchases", body, key="key-1")
 
-    _assert_error(response, 409, "idempotency_request_in_progress")
-    assert _written() == before
+    assert_error(response, 409, "idempotency_request_in_progress")
+    assert written() == before
     record.refresh_from_db()
     assert record.state == IdempotencyState.IN_PROGRESS
 
@@ -206,12 +185,12 @@ def test_abandoned_key_whose_lease_expired_is_taken_over_and_completes_once(
 def test_abandoned_key_with_a_different_body_is_still_refused_as_reused(pos, terminal):
     body = _body()
     _record_in_progress(terminal.terminal, "key-1", body, lease_seconds=-1)
-    before = _written()
+    before = written()
 
     response = pos.post("/purchases", {**body, "total": 5}, key="key-1")
 
-    _assert_error(response, 422, "idempotency_key_reused")
-    assert _written() == before
+    assert_error(response, 422, "idempotency_key_reused")
+    assert written() == before
 
 
 def test_failed_request_releases_its_key_so_the_same_request_succeeds_later(
@@ -219,12 +198,12 @@ def test_failed_request_releases_its_key_so_the_same_request_succeeds_later(
 ):
     member = make_member(points=100)
     body = _body(card=card_code(member), points_to_redeem=300)
-    before = _written()
+    before = written()
 
     failed = pos.post("/purchases", body, key="key-1")
 
-    _assert_error(failed, 409, "points_insufficient")
-    assert _written() == before
+    assert_error(failed, 409, "points_insufficient")
+    assert written() == before
     grant_points(member, 200)
 
     retried = pos.post("/purchases", body, key="key-1")
@@ -240,7 +219,7 @@ def test_failed_request_releases_its_key_for_a_corrected_request(pos, make_membe
     failed = pos.post(
         "/purchases", _body(card=member.card_number, points_to_redeem=50), key="key-1"
     )
-    _assert_error(failed, 403, "card_code_required")
+    assert_error(failed, 403, "card_code_required")
 
     corrected = pos.post("/purchases", _body(card=member.card_number), key="key-1")
 

@@ -15,33 +15,12 @@ from membership.models import (
     Member,
     MemberStatus,
     PointEntry,
-    PointLot,
 )
-from pos_bridge.models import IdempotencyRecord, Purchase, PurchaseItem, Refund, Store
+from pos_bridge.models import Purchase, Store
 from tests.conftest import PosClient
+from tests.pos_bridge.helpers import assert_error, written
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
-
-
-def _written() -> dict:
-    """Everything a POS request can write, to prove a refused request wrote nothing."""
-    return {
-        "purchases": Purchase.objects.count(),
-        "items": PurchaseItem.objects.count(),
-        "refunds": Refund.objects.count(),
-        "entries": PointEntry.objects.count(),
-        "lots": PointLot.objects.count(),
-        "idempotency": IdempotencyRecord.objects.count(),
-        "codes_used": CardCode.objects.filter(used_at__isnull=False).count(),
-        "balances": list(Member.objects.order_by("pk").values_list("points_balance", flat=True)),
-    }
-
-
-def _assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    assert body["code"] == code
 
 
 def _balance(member: Member) -> int:
@@ -273,12 +252,12 @@ def test_card_code_cannot_be_used_for_a_second_purchase(pos, make_member, card_c
     member = make_member(points=1_000)
     code = card_code(member)
     assert pos.purchase(total=1_000, card=code, points_to_redeem=100).status_code == 201
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, card=code, points_to_redeem=100)
 
-    _assert_error(response, 409, "card_code_used")
-    assert _written() == before
+    assert_error(response, 409, "card_code_used")
+    assert written() == before
 
 
 def test_card_code_is_consumed_even_without_redeeming(pos, make_member, card_code):
@@ -286,38 +265,38 @@ def test_card_code_is_consumed_even_without_redeeming(pos, make_member, card_cod
     code = card_code(member)
 
     assert pos.purchase(total=1_000, card=code).status_code == 201
-    _assert_error(pos.purchase(total=1_000, card=code), 409, "card_code_used")
+    assert_error(pos.purchase(total=1_000, card=code), 409, "card_code_used")
 
 
 def test_redeem_with_card_number_requires_a_card_code(pos, make_member):
     member = make_member(points=1_000)
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, card=member.card_number, points_to_redeem=100)
 
-    _assert_error(response, 403, "card_code_required")
-    assert _written() == before
+    assert_error(response, 403, "card_code_required")
+    assert written() == before
 
 
 def test_redeem_without_any_card_requires_a_card_code(pos, make_member):
     make_member(points=1_000)
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, points_to_redeem=100)
 
-    _assert_error(response, 403, "card_code_required")
-    assert _written() == before
+    assert_error(response, 403, "card_code_required")
+    assert written() == before
 
 
 def test_redeem_more_than_balance_is_refused_and_code_stays_usable(pos, make_member, card_code):
     member = make_member(points=100)
     code = card_code(member)
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, card=code, points_to_redeem=101)
 
-    _assert_error(response, 409, "points_insufficient")
-    assert _written() == before
+    assert_error(response, 409, "points_insufficient")
+    assert written() == before
     assert CardCode.objects.get(member=member).used_at is None
     assert pos.purchase(total=1_000, card=code, points_to_redeem=100).status_code == 201
 
@@ -325,57 +304,57 @@ def test_redeem_more_than_balance_is_refused_and_code_stays_usable(pos, make_mem
 def test_redeem_more_than_total_is_refused(pos, make_member, card_code):
     member = make_member(points=5_000)
     code = card_code(member)
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, card=code, points_to_redeem=1_001)
 
-    _assert_error(response, 422, "points_exceed_total")
-    assert _written() == before
+    assert_error(response, 422, "points_exceed_total")
+    assert written() == before
 
 
 def test_expired_card_code_is_refused(pos, make_member, card_code):
     member = make_member(points=1_000)
     code = card_code(member)
-    before = _written()
+    before = written()
 
     with time_machine.travel(timezone.now() + datetime.timedelta(seconds=61)):
         response = pos.purchase(total=1_000, card=code, points_to_redeem=100)
 
-    _assert_error(response, 409, "card_code_expired")
-    assert _written() == before
+    assert_error(response, 409, "card_code_expired")
+    assert written() == before
 
 
 @pytest.mark.parametrize("card", ["99999999", "MC" + "A" * 26, "not-a-card", "MCXYZ"])
 def test_unknown_card_is_refused(pos, make_member, card):
     make_member(points=100)
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, card=card)
 
-    _assert_error(response, 404, "card_not_found")
-    assert _written() == before
+    assert_error(response, 404, "card_not_found")
+    assert written() == before
 
 
 def test_withdrawn_member_cannot_buy_with_their_card(pos, make_member):
     member = make_member(points=100, status=MemberStatus.WITHDRAWN)
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, card=member.card_number)
 
-    _assert_error(response, 409, "member_inactive")
-    assert _written() == before
+    assert_error(response, 409, "member_inactive")
+    assert written() == before
 
 
 def test_card_code_of_a_member_who_withdrew_after_issue_is_refused(pos, make_member, card_code):
     member = make_member(points=100)
     code = card_code(member)
     Member.objects.filter(pk=member.pk).update(status=MemberStatus.WITHDRAWN)
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, card=code, points_to_redeem=50)
 
-    _assert_error(response, 409, "member_inactive")
-    assert _written() == before
+    assert_error(response, 409, "member_inactive")
+    assert written() == before
 
 
 # --- time and store ----------------------------------------------------------------------
@@ -383,13 +362,13 @@ def test_card_code_of_a_member_who_withdrew_after_issue_is_refused(pos, make_mem
 
 def test_occurred_at_far_in_the_future_is_refused(pos, make_member):
     member = make_member()
-    before = _written()
+    before = written()
     tomorrow = timezone.now() + datetime.timedelta(days=1)
 
     response = pos.purchase(total=1_000, card=member.card_number, occurred_at=tomorrow.isoformat())
 
-    _assert_error(response, 422, "occurred_at_in_future")
-    assert _written() == before
+    assert_error(response, 422, "occurred_at_in_future")
+    assert written() == before
 
 
 def test_occurred_at_a_few_minutes_ahead_is_tolerated_as_clock_drift(pos, make_member):
@@ -435,12 +414,12 @@ def test_naive_tokyo_wall_clock_time_of_now_is_not_taken_for_the_future(pos):
 def test_purchase_at_an_inactive_store_is_refused(pos, store, make_member):
     member = make_member()
     Store.objects.filter(pk=store.pk).update(active=False)
-    before = _written()
+    before = written()
 
     response = pos.purchase(total=1_000, card=member.card_number)
 
-    _assert_error(response, 403, "store_inactive")
-    assert _written() == before
+    assert_error(response, 403, "store_inactive")
+    assert written() == before
 
 
 # --- receipts ----------------------------------------------------------------------------
@@ -451,12 +430,12 @@ def test_same_receipt_number_under_a_new_key_is_a_duplicate(pos, make_member):
     assert (
         pos.purchase(receipt_number="R-1", total=1_000, card=member.card_number).status_code == 201
     )
-    before = _written()
+    before = written()
 
     response = pos.purchase(receipt_number="R-1", total=1_000, card=member.card_number)
 
-    _assert_error(response, 409, "duplicate_receipt")
-    assert _written() == before
+    assert_error(response, 409, "duplicate_receipt")
+    assert written() == before
 
 
 def test_same_receipt_number_in_another_store_is_a_different_sale(pos, other_pos, make_member):
@@ -510,11 +489,11 @@ def test_get_purchase_shows_items_and_refunds(pos, make_member):
 def test_get_purchase_of_another_store_is_not_found(pos, other_pos):
     purchase_id = pos.purchase(total=1_000).json()["purchase_id"]
 
-    _assert_error(other_pos.get(f"/purchases/{purchase_id}"), 404, "purchase_not_found")
+    assert_error(other_pos.get(f"/purchases/{purchase_id}"), 404, "purchase_not_found")
 
 
 def test_get_unknown_purchase_is_not_found(pos):
-    _assert_error(pos.get("/purchases/987654"), 404, "purchase_not_found")
+    assert_error(pos.get("/purchases/987654"), 404, "purchase_not_found")
 
 
 def test_purchase_is_recorded_for_the_calling_terminal_and_its_store(pos: PosClient, terminal):

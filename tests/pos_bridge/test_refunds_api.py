@@ -8,30 +8,10 @@ from collections import Counter
 from django.core.management import call_command
 from django.utils import timezone
 
-from membership.models import CardCode, EntryKind, Member, PointEntry, PointLot
-from pos_bridge.models import IdempotencyRecord, Purchase, PurchaseItem, Refund
+from membership.models import EntryKind, Member, PointEntry, PointLot
+from pos_bridge.models import Purchase, Refund
 from tests.conftest import grant_points
-
-
-def _written() -> dict:
-    return {
-        "purchases": Purchase.objects.count(),
-        "items": PurchaseItem.objects.count(),
-        "refunds": Refund.objects.count(),
-        "entries": PointEntry.objects.count(),
-        "lots": PointLot.objects.count(),
-        "idempotency": IdempotencyRecord.objects.count(),
-        "codes_used": CardCode.objects.filter(used_at__isnull=False).count(),
-        "balances": list(Member.objects.order_by("pk").values_list("points_balance", flat=True)),
-        "refunded": list(Purchase.objects.order_by("pk").values_list("refunded_amount", flat=True)),
-    }
-
-
-def _assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    assert body["code"] == code
+from tests.pos_bridge.helpers import assert_error, written
 
 
 def _balance(member: Member) -> int:
@@ -154,43 +134,43 @@ def test_many_small_refunds_never_drift_from_the_proportional_total(pos, make_me
 def test_refund_of_more_than_the_purchase_total_is_refused(pos, make_member):
     member = make_member()
     pid = _buy(pos, total=1_000, card=member.card_number)["purchase_id"]
-    before = _written()
+    before = written()
 
     response = pos.refund(pid, amount=1_001)
 
-    _assert_error(response, 409, "refund_exceeds_purchase")
-    assert _written() == before
+    assert_error(response, 409, "refund_exceeds_purchase")
+    assert written() == before
 
 
 def test_refund_of_more_than_what_is_left_is_refused(pos, make_member):
     member = make_member()
     pid = _buy(pos, total=1_000, card=member.card_number)["purchase_id"]
     _refund(pos, pid, amount=600)
-    before = _written()
+    before = written()
 
     response = pos.refund(pid, amount=401)
 
-    _assert_error(response, 409, "refund_exceeds_purchase")
-    assert _written() == before
+    assert_error(response, 409, "refund_exceeds_purchase")
+    assert written() == before
     assert _refund(pos, pid, amount=400)["points_reversed"] == 4
 
 
 def test_refund_of_another_stores_purchase_is_not_found(pos, other_pos, make_member):
     member = make_member()
     pid = _buy(pos, total=1_000, card=member.card_number)["purchase_id"]
-    before = _written()
+    before = written()
 
     response = other_pos.refund(pid, amount=100)
 
-    _assert_error(response, 404, "purchase_not_found")
-    assert _written() == before
+    assert_error(response, 404, "purchase_not_found")
+    assert written() == before
 
 
 def test_refund_of_an_unknown_purchase_is_not_found(pos):
-    before = _written()
+    before = written()
 
-    _assert_error(pos.refund(424242, amount=100), 404, "purchase_not_found")
-    assert _written() == before
+    assert_error(pos.refund(424242, amount=100), 404, "purchase_not_found")
+    assert written() == before
 
 
 def test_refund_when_earned_points_were_spent_reports_them_unrecovered(pos, make_member, card_code):
@@ -278,12 +258,12 @@ def test_refund_key_reused_with_a_different_body_is_refused(pos, make_member):
     member = make_member()
     pid = _buy(pos, total=1_000, card=member.card_number)["purchase_id"]
     _refund(pos, pid, key="refund-key", refund_receipt_number="RR-1", amount=500)
-    before = _written()
+    before = written()
 
     response = pos.refund(pid, key="refund-key", refund_receipt_number="RR-1", amount=400)
 
-    _assert_error(response, 422, "idempotency_key_reused")
-    assert _written() == before
+    assert_error(response, 422, "idempotency_key_reused")
+    assert written() == before
 
 
 def test_refund_key_reused_for_another_purchase_is_refused(pos, make_member):
@@ -293,24 +273,24 @@ def test_refund_key_reused_for_another_purchase_is_refused(pos, make_member):
     occurred_at = timezone.now().isoformat()
     body = {"refund_receipt_number": "RR-1", "amount": 100, "occurred_at": occurred_at}
     assert pos.post(f"/purchases/{a}/refunds", body, key="k").status_code == 201
-    before = _written()
+    before = written()
 
     response = pos.post(f"/purchases/{b}/refunds", body, key="k")
 
-    _assert_error(response, 422, "idempotency_key_reused")
-    assert _written() == before
+    assert_error(response, 422, "idempotency_key_reused")
+    assert written() == before
 
 
 def test_duplicate_refund_receipt_number_under_a_new_key_is_refused(pos, make_member):
     member = make_member()
     pid = _buy(pos, total=1_000, card=member.card_number)["purchase_id"]
     _refund(pos, pid, refund_receipt_number="RR-1", amount=100)
-    before = _written()
+    before = written()
 
     response = pos.refund(pid, refund_receipt_number="RR-1", amount=100)
 
-    _assert_error(response, 409, "duplicate_receipt")
-    assert _written() == before
+    assert_error(response, 409, "duplicate_receipt")
+    assert written() == before
 
 
 def test_same_refund_receipt_number_in_another_store_is_fine(pos, other_pos, make_member):
@@ -327,13 +307,13 @@ def test_same_refund_receipt_number_in_another_store_is_fine(pos, other_pos, mak
 def test_refund_occurred_in_the_future_is_refused(pos, make_member):
     member = make_member()
     pid = _buy(pos, total=1_000, card=member.card_number)["purchase_id"]
-    before = _written()
+    before = written()
     tomorrow = timezone.now() + datetime.timedelta(days=1)
 
     response = pos.refund(pid, amount=100, occurred_at=tomorrow.isoformat())
 
-    _assert_error(response, 422, "occurred_at_in_future")
-    assert _written() == before
+    assert_error(response, 422, "occurred_at_in_future")
+    assert written() == before
 
 
 def test_refund_of_a_non_member_purchase_moves_no_points(pos):
