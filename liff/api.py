@@ -17,6 +17,8 @@ from liff.schemas import (
     HistoryOut,
     LinkedOut,
     LinkIn,
+    MarketingIn,
+    MarketingOut,
     UnlinkOut,
     card_code_out,
     card_out,
@@ -26,6 +28,7 @@ from liff.selectors import history_for_line_user
 from liff.services.cards import (
     Registration,
     liff_link_existing,
+    liff_marketing_set,
     liff_register_and_link,
     liff_unlink,
     member_card_code_refresh,
@@ -96,3 +99,8 @@ def link(request: HttpRequest, payload: LinkIn):
 @router.post("/unlink", response={200: UnlinkOut, **ERRORS})
 def unlink(request: HttpRequest):
     return {"linked": False, "unlinked": liff_unlink(user=_user(request))}
+
+
+@router.post("/marketing", response={200: MarketingOut, **ERRORS})
+def marketing(request: HttpRequest, payload: MarketingIn):
+    return {"marketing_opt_in": liff_marketing_set(user=_user(request), opt_in=payload.opt_in)}

@@ -53,6 +53,10 @@ class LinkIn(StrictSchema):
         return self
 
 
+class MarketingIn(StrictSchema):
+    opt_in: bool = Field(description="false: no campaign messages (receipts still come)")
+
+
 # --- out -----------------------------------------------------------------------------------
 
 
@@ -117,6 +121,7 @@ class LinkedCardOut(CardCodeOut):
     points_balance: int
     expiring_points: list[ExpiringPointsOut]
     history: HistoryOut
+    marketing_opt_in: bool = Field(True, description="whether campaign messages are wanted")
 
 
 CardOut = Annotated[LinkedCardOut | UnlinkedCardOut, Field(discriminator="linked")]
@@ -124,6 +129,10 @@ CardOut = Annotated[LinkedCardOut | UnlinkedCardOut, Field(discriminator="linked
 
 class LinkedOut(LinkedCardOut):
     bonus_awarded: int
+
+
+class MarketingOut(Schema):
+    marketing_opt_in: bool
 
 
 class UnlinkOut(Schema):
@@ -211,4 +220,5 @@ def card_out(card: MemberCard) -> dict:
         ],
         **card_code_out(card.code, points_balance=member.points_balance),
         "history": history_out(purchases=card.purchases, points=card.point_entries),
+        "marketing_opt_in": card.marketing_opt_in,
     }

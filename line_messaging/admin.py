@@ -14,9 +14,11 @@ from line_messaging.models import (
     OutboxState,
     RichMenuDeployment,
     RichMenuImage,
+    TriggeredMessage,
     WebhookEvent,
 )
 from line_messaging.services.richmenus import HEIGHT, WIDTH
+from line_messaging.services.triggers import PLACEHOLDERS
 
 
 @admin.register(LineFriend)
@@ -28,9 +30,10 @@ class LineFriendAdmin(ReadOnlyAdmin):
         "link_source",
         "linked_at",
         "is_blocked",
+        "marketing_opt_in",
         "followed_at",
     ]
-    list_filter = ["is_blocked", "link_source"]
+    list_filter = ["is_blocked", "link_source", "marketing_opt_in"]
     search_fields = ["user_id", "display_name", "member__card_number"]
     list_select_related = ["member"]
     show_full_result_count = False
@@ -125,3 +128,24 @@ class RichMenuImageAdmin(admin.ModelAdmin):
         obj.content_type = "image/png" if Image.open(upload).format == "PNG" else "image/jpeg"
         super().save_model(request, obj, form, change)
         messages.info(request, _("反映するには `manage.py richmenu_deploy` を実行してください。"))
+
+
+@admin.register(TriggeredMessage)
+class TriggeredMessageAdmin(admin.ModelAdmin):
+    """HQ switches and edits the automatic messages; the rows themselves are fixed (one per
+    trigger, created by a migration). The model's ``clean`` refuses unknown placeholders."""
+
+    list_display = ["trigger", "enabled", "days_before", "updated_at"]
+    list_editable = ["enabled"]
+    fields = ["trigger", "enabled", "template", "placeholders", "days_before"]
+    readonly_fields = ["trigger", "placeholders"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("使える差し込み項目"))
+    def placeholders(self, obj: TriggeredMessage) -> str:
+        return " ".join(f"{{{name}}}" for name in PLACEHOLDERS.get(obj.trigger, ()))

@@ -40,6 +40,9 @@ class LineFriend(models.Model):
         verbose_name=_("連携会員"),
     )
     linked_at = models.DateTimeField(_("連携日時"), null=True, blank=True)
+    # Campaigns (marketing) go only to friends who have not opted out on the card page;
+    # receipts and other account messages ignore it.
+    marketing_opt_in = models.BooleanField(_("お知らせ配信を受け取る"), default=True)
     link_source = models.CharField(
         _("連携経路"), max_length=16, choices=LinkSource.choices, blank=True
     )
@@ -254,3 +257,74 @@ class RichMenuImage(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Trigger(models.TextChoices):
+    PURCHASE_RECEIPT = "purchase_receipt", _("お買い上げレシート")
+    POINTS_EXPIRING = "points_expiring", _("ポイント失効予告")
+    TIER_UP = "tier_up", _("会員ランクアップ")
+    LINK_WELCOME = "link_welcome", _("会員連携完了")
+
+
+class TriggeredMessage(models.Model):
+    """The text HQ sets for a message sent automatically by an event; one row per trigger.
+
+    Receipts, expiry reminders, tier-ups and link welcomes are account messages, not
+    marketing: a shopper's marketing opt-out does not stop them.
+    """
+
+    trigger = models.CharField(_("トリガー"), max_length=32, choices=Trigger.choices, unique=True)
+    enabled = models.BooleanField(_("送信する"), default=True)
+    template = models.TextField(
+        _("本文"),
+        help_text=_(
+            "{name} のような差し込み項目が使えます。使える項目はトリガーごとに異なります。"
+        ),
+    )
+    days_before = models.PositiveSmallIntegerField(
+        _("何日前に送るか"),
+        default=30,
+        help_text=_("ポイント失効予告のみ: 有効期限のこの日数前から予告します。"),
+    )
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("自動送信メッセージ")
+        verbose_name_plural = _("自動送信メッセージ")
+
+    def __str__(self) -> str:
+        return self.get_trigger_display()
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from line_messaging.services.triggers import TemplateInvalid, template_check
+
+        try:
+            template_check(trigger=self.trigger, template=self.template)
+        except TemplateInvalid as exc:
+            raise ValidationError({"template": str(exc)}) from exc
+
+
+class ExpiryReminder(models.Model):
+    """A points-expiring reminder sent to a member for one expiry date: each date is
+    reminded once, however often ``send_expiry_reminders`` runs."""
+
+    member = models.ForeignKey(
+        "membership.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("会員")
+    )
+    expires_on = models.DateField(_("有効期限"))
+    points = models.PositiveIntegerField(_("失効予定ポイント"))
+    sent_at = models.DateTimeField(_("送信日時"))
+
+    class Meta:
+        verbose_name = _("失効予告の送信記録")
+        verbose_name_plural = _("失効予告の送信記録")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "expires_on"], name="expiryreminder_once_per_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.expires_on}"

@@ -25,6 +25,7 @@ from line_messaging.services.linking import (
     link_remove,
     member_verify,
 )
+from line_messaging.services.preferences import friend_marketing_opt_in_set
 from membership.models import Member, PointEntry
 from membership.selectors import ExpiringPoints, points_expiring
 from membership.services.card_codes import IssuedCardCode, card_code_issue
@@ -43,6 +44,7 @@ class MemberCard:
     expiring_points: list[ExpiringPoints]
     purchases: Page[Purchase]
     point_entries: Page[PointEntry]
+    marketing_opt_in: bool
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,10 @@ def liff_friend_ensure(*, user: VerifiedLineUser) -> LineFriend:
     return friend
 
 
-def _card(member: Member) -> MemberCard:
+def _card(member: Member, *, friend: LineFriend) -> MemberCard:
     return MemberCard(
         member=member,
+        marketing_opt_in=friend.marketing_opt_in,
         code=card_code_issue(member=member),
         expiring_points=points_expiring(member=member, within_days=EXPIRING_WITHIN_DAYS),
         purchases=purchase_page(member=member, limit=CARD_HISTORY_ROWS),
@@ -99,9 +102,9 @@ def member_card_open(*, user: VerifiedLineUser) -> MemberCard | None:
 
     Raises ``MemberInactive`` for a withdrawn member.
     """
-    liff_friend_ensure(user=user)
+    friend = liff_friend_ensure(user=user)
     member = member_for_line_user(line_user_id=user.user_id)
-    return _card(member) if member is not None else None
+    return _card(member, friend=friend) if member is not None else None
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ def _link(*, user: VerifiedLineUser, member: Member, store_code: str) -> LinkedC
     linked = member_for_line_user(line_user_id=user.user_id)
     if linked is None:  # unlinked by a parallel request a moment ago
         raise NotLinked()
-    return LinkedCard(card=_card(linked), bonus_awarded=outcome.bonus_awarded)
+    return LinkedCard(card=_card(linked, friend=friend), bonus_awarded=outcome.bonus_awarded)
 
 
 def liff_link_existing(
@@ -188,3 +191,13 @@ def liff_unlink(*, user: VerifiedLineUser) -> bool:
     Switches the rich menu back and confirms by message. False when there was no link.
     """
     return link_remove(line_user_id=user.user_id, source=LinkSource.LIFF)
+
+
+def liff_marketing_set(*, user: VerifiedLineUser, opt_in: bool) -> bool:
+    """Opt the LINE user in to or out of marketing messages (campaigns); returns the value.
+
+    Receipts, expiry reminders and other account messages are not marketing and are sent
+    either way. Works whether or not the user is linked.
+    """
+    liff_friend_ensure(user=user)
+    return friend_marketing_opt_in_set(line_user_id=user.user_id, opt_in=opt_in)

@@ -32,6 +32,7 @@ from line_messaging.models import (
     LinkToken,
 )
 from line_messaging.services.outbox import outbox_message, outbox_richmenu_for_link_state
+from line_messaging.services.triggers import link_welcome_messages
 from membership.models import EntryKind, Member, MemberStatus
 from membership.services.members import card_number_normalize
 from membership.services.points import member_lock, points_credit
@@ -291,12 +292,14 @@ def _link(
         occurred_at=now,
     )
     bonus = _link_bonus(member)
-    outbox_message(
-        line_user_id=line_user_id,
-        messages=messages.linked_welcome(member, bonus_awarded=bonus),
-        reply_token=reply_token,
-        purpose="link_welcome",
-    )
+    welcome = link_welcome_messages(member=member, bonus_awarded=bonus)
+    if welcome:  # HQ may switch the welcome off (TriggeredMessage)
+        outbox_message(
+            line_user_id=line_user_id,
+            messages=welcome,
+            reply_token=reply_token,
+            purpose="link_welcome",
+        )
     outbox_richmenu_for_link_state(line_user_id=line_user_id, linked=True)
     return LinkOutcome(linked=True, member=member, bonus_awarded=bonus)
 

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from line_messaging.services.triggers import (
+    ReceiptData,
+    trigger_purchase_receipt,
+    trigger_tier_change,
+)
 from membership.errors import CardCodeRequired, PointsInsufficient
-from membership.models import EntryKind, LotConsumption, Member, PointLot
+from membership.models import EntryKind, LotConsumption, Member, PointLot, Tier
 from membership.services.card_codes import ResolvedCard, card_code_consume, card_resolve
 from membership.services.earning import EarnItem, points_for_purchase
 from membership.services.points import (
@@ -67,7 +72,12 @@ def _check_terminal_and_time(terminal: Terminal, occurred_at: datetime.datetime)
 
 
 def _tier_refresh(member: Member) -> None:
-    member_tier_assign(member=member, spend_12m=member_spend_12m(member=member))
+    before_id = member.tier_id
+    after = member_tier_assign(member=member, spend_12m=member_spend_12m(member=member))
+    if (after.pk if after else None) != before_id and after is not None:
+        # Rare: only a change costs the query for the old tier's threshold.
+        before = Tier.objects.filter(pk=before_id).first() if before_id else None
+        trigger_tier_change(member=member, before=before, after=after)
 
 
 def purchase_record(
@@ -204,6 +214,17 @@ def _purchase_record_locked(
             occurred_at=occurred_at,
             expires_on=lot_expiry(occurred_at, program=program),
         )
+    # Same transaction as the sale: a rolled-back sale sends nothing, and a replay answered
+    # from the idempotency record does not run this again.
+    trigger_purchase_receipt(
+        member=member,
+        receipt=ReceiptData(
+            store=store.name,
+            total=total,
+            points_earned=points_earned,
+            points_redeemed=points_to_redeem,
+        ),
+    )
     _tier_refresh(member)
     purchase.member = member
     return purchase

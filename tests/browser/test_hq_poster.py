@@ -5,6 +5,7 @@ import re
 import pytest
 import zxingcpp
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from PIL import Image
 
 from tests.browser.conftest import SCREENSHOTS
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def hq_page(browser, live_server, settings):
     settings.LIFF_ID = "1650000000-AbCdEfGh"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    get_user_model().objects.create_user(username="hq", password="pw-hq-1234", is_staff=True)
+    user = get_user_model().objects.create_user(username="hq", password="pw-hq-1234", is_staff=True)
+    user.groups.add(Group.objects.get_or_create(name="hq_admin")[0])
     # A4 at 96 dpi: what the page looks like before printing.
     context = browser.new_context(viewport={"width": 900, "height": 1200}, locale="ja-JP")
     page = context.new_page()
