@@ -123,6 +123,16 @@ class ExportKind:
     hq_only: bool
 
 
+def _in_period(qs: QuerySet, flt: ExportFilter, *, field: str) -> QuerySet:
+    """Rows whose ``field`` falls in the filter's local-date range (both ends included)."""
+    start, end = flt.time_range()
+    if start:
+        qs = qs.filter(**{f"{field}__gte": start})
+    if end:
+        qs = qs.filter(**{f"{field}__lt": end})
+    return qs
+
+
 def _store_scope(flt: ExportFilter, access: HqAccess) -> str:
     """The store code to filter on: a store role always sees its own store only."""
     if access.store is not None:
@@ -132,11 +142,7 @@ def _store_scope(flt: ExportFilter, access: HqAccess) -> str:
 
 def _purchases(flt: ExportFilter, access: HqAccess) -> Iterator[Sequence[Any]]:
     qs: QuerySet[Purchase] = Purchase.objects.order_by("id")
-    start, end = flt.time_range()
-    if start:
-        qs = qs.filter(occurred_at__gte=start)
-    if end:
-        qs = qs.filter(occurred_at__lt=end)
+    qs = _in_period(qs, flt, field="occurred_at")
     if store := _store_scope(flt, access):
         qs = qs.filter(store__code=store)
     for row in qs.values_list(
@@ -150,11 +156,7 @@ def _purchases(flt: ExportFilter, access: HqAccess) -> Iterator[Sequence[Any]]:
 
 def _items(flt: ExportFilter, access: HqAccess) -> Iterator[Sequence[Any]]:
     qs: QuerySet[PurchaseItem] = PurchaseItem.objects.order_by("id")
-    start, end = flt.time_range()
-    if start:
-        qs = qs.filter(purchase__occurred_at__gte=start)
-    if end:
-        qs = qs.filter(purchase__occurred_at__lt=end)
+    qs = _in_period(qs, flt, field="purchase__occurred_at")
     if store := _store_scope(flt, access):
         qs = qs.filter(purchase__store__code=store)
     for row in qs.values_list(
@@ -171,11 +173,7 @@ def _items(flt: ExportFilter, access: HqAccess) -> Iterator[Sequence[Any]]:
 
 def _ledger(flt: ExportFilter, access: HqAccess) -> Iterator[Sequence[Any]]:
     qs: QuerySet[PointEntry] = PointEntry.objects.order_by("id")
-    start, end = flt.time_range()
-    if start:
-        qs = qs.filter(occurred_at__gte=start)
-    if end:
-        qs = qs.filter(occurred_at__lt=end)
+    qs = _in_period(qs, flt, field="occurred_at")
     kinds = dict(EntryKind.choices)
     for row in qs.values_list(
         "id", "member__card_number", "occurred_at", "kind", "delta", "balance_after",
