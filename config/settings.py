@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "line_messaging",
     "line_sandbox",
     "hq",
+    "analytics",
+    "broadcasts",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "hq.context_processors.hq_access",
             ],
         },
     },

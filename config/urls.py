@@ -10,6 +10,10 @@ urlpatterns = [
     path("line/", include("line_messaging.urls")),
     path("liff/", include("liff.urls")),
     path("staff/", include("pos_bridge.urls_staff")),
+    # HQ: one URL space, one app per concern (dashboard, segment messages, audit, the rest).
+    path("hq/", include("analytics.urls")),
+    path("hq/", include("broadcasts.urls")),
+    path("hq/", include("audit.urls")),
     path("hq/", include("hq.urls")),
     re_path(r"^api/(?P<unmatched>.*)$", api_not_found),
 ]

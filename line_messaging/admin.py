@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
+from audit.admin import AuditedAdminMixin
 from common.admin import ReadOnlyAdmin
 from line_messaging.models import (
     LineFriend,
@@ -118,7 +119,7 @@ class RichMenuImageForm(forms.ModelForm):
 
 
 @admin.register(RichMenuImage)
-class RichMenuImageAdmin(admin.ModelAdmin):
+class RichMenuImageAdmin(AuditedAdminMixin):
     form = RichMenuImageForm
     list_display = ["name", "content_type", "uploaded_at"]
 
@@ -131,7 +132,7 @@ class RichMenuImageAdmin(admin.ModelAdmin):
 
 
 @admin.register(TriggeredMessage)
-class TriggeredMessageAdmin(admin.ModelAdmin):
+class TriggeredMessageAdmin(AuditedAdminMixin):
     """HQ switches and edits the automatic messages; the rows themselves are fixed (one per
     trigger, created by a migration). The model's ``clean`` refuses unknown placeholders."""
 

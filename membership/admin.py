@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import AuditedAdminMixin
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from membership.models import Campaign, Member, PointEntry, PointLot, PointProgram, Tier
 
@@ -48,12 +49,12 @@ class PointEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(AuditedAdminMixin):
     list_display = ["name", "code", "min_spend_12m", "earn_rate_percent"]
 
 
 @admin.register(PointProgram)
-class PointProgramAdmin(admin.ModelAdmin):
+class PointProgramAdmin(AuditedAdminMixin):
     list_display = ["__str__", "yen_per_point", "points_valid_days", "updated_at"]
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -65,7 +66,7 @@ class PointProgramAdmin(admin.ModelAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(AuditedAdminMixin):
     list_display = ["name", "starts_on", "ends_on", "multiplier_percent", "bonus_points", "active"]
     list_filter = ["active"]
     filter_horizontal = ["stores"]

@@ -1,22 +1,26 @@
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import AuditedAdminMixin
+from audit.models import AuditAction
+from audit.services import audit_record
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from pos_bridge.models import Purchase, PurchaseItem, Refund, StaffMember, Store, Terminal
 from pos_bridge.services.stores import terminal_create, terminal_revoke
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(AuditedAdminMixin):
     list_display = ["code", "name", "prefecture", "active"]
     list_filter = ["active", "prefecture"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Terminal)
-class TerminalAdmin(admin.ModelAdmin):
+class TerminalAdmin(AuditedAdminMixin):
     list_display = ["__str__", "store", "kind", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["store", "kind"]
     actions = ["revoke"]
@@ -53,7 +57,11 @@ class TerminalAdmin(admin.ModelAdmin):
     @admin.action(description=_("選択した端末のAPIキーを無効化"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[Terminal]) -> None:
         for terminal in queryset:
-            terminal_revoke(terminal=terminal)
+            with transaction.atomic():
+                terminal_revoke(terminal=terminal)
+                audit_record(
+                    actor=request.user, action=AuditAction.TERMINAL_REVOKE, target=terminal
+                )
         self.message_user(request, _("%(n)d 台の端末を無効化しました。") % {"n": queryset.count()})
 
 
@@ -113,7 +121,7 @@ class RefundAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(admin.ModelAdmin):
+class StaffMemberAdmin(AuditedAdminMixin):
     """Which login may use which store's scanner. Create logins with `create_staff`."""
 
     list_display = ["user", "store", "role", "created_at"]

@@ -1,0 +1,62 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", _("作成")
+    UPDATE = "update", _("変更")
+    DELETE = "delete", _("削除")
+    # Domain actions that are not plain edits of a row.
+    POINTS_ADJUST = "points_adjust", _("ポイント手動調整")
+    MEMBER_WITHDRAW = "member_withdraw", _("退会処理")
+    MESSAGE_SEND = "message_send", _("配信")
+    MESSAGE_CANCEL = "message_cancel", _("配信取消")
+    TEST_SEND = "test_send", _("テスト送信")
+    TERMINAL_REVOKE = "terminal_revoke", _("端末キー無効化")
+
+
+class AuditEntry(models.Model):
+    """One HQ change: who, when, what, and the record before and after.
+
+    Append-only. The actor's username is copied so the entry still says who it was after the
+    account is renamed or deleted.
+    """
+
+    occurred_at = models.DateTimeField(_("日時"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作者"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_username = models.CharField(_("操作者名"), max_length=150)
+    action = models.CharField(_("操作"), max_length=32, choices=AuditAction.choices)
+    # "app_label.model" of what changed, its primary key and how it read at the time.
+    target_type = models.CharField(_("対象の種類"), max_length=100, db_index=True)
+    target_id = models.CharField(_("対象ID"), max_length=64, blank=True)
+    target_repr = models.CharField(_("対象"), max_length=200, blank=True)
+    before = models.JSONField(_("変更前"), null=True, blank=True)
+    after = models.JSONField(_("変更後"), null=True, blank=True)
+    reason = models.TextField(_("理由"), blank=True)
+
+    class Meta:
+        verbose_name = _("監査ログ")
+        verbose_name_plural = _("監査ログ")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_username} {self.action} {self.target_repr}"
+
+    def changed_fields(self) -> list[tuple[str, object, object]]:
+        """(field, before, after) for each field whose value differs."""
+        before = self.before or {}
+        after = self.after or {}
+        return [
+            (name, before.get(name), after.get(name))
+            for name in sorted(set(before) | set(after))
+            if before.get(name) != after.get(name)
+        ]
