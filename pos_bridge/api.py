@@ -79,6 +79,8 @@ def _purchase_submit(
             card=payload.card,
             points_to_redeem=payload.points_to_redeem,
             offline=offline,
+            # Any error ends idempotent_call's transaction: no savepoint needed.
+            savepoint=False,
         )
         member = purchase.member
         body = PurchaseCreatedOut(

@@ -11,14 +11,13 @@ Accounting rules:
 """
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Q
 from django.utils import timezone
 
 from membership.models import Campaign, Member, PointProgram
-from membership.services.points import point_program_get
+from membership.services.rules_cache import earning_rules
 
 
 @dataclass(frozen=True)
@@ -40,15 +39,6 @@ class EarnBreakdown:
         return self.base + self.tier_bonus + self.campaign_bonus
 
 
-def _campaigns_active(*, on: datetime.date, store_id: int) -> Iterable[Campaign]:
-    return (
-        Campaign.objects.filter(active=True, starts_on__lte=on, ends_on__gte=on)
-        .filter(Q(stores__isnull=True) | Q(stores__id=store_id))
-        .distinct()
-        .order_by("id")
-    )
-
-
 def points_for_purchase(
     *,
     member: Member,
@@ -62,7 +52,8 @@ def points_for_purchase(
     paid = total - points_redeemed
     if paid <= 0:
         return EarnBreakdown(base=0, tier_bonus=0, campaign_bonus=0)
-    yen_per_point = (program or point_program_get()).yen_per_point
+    rules = earning_rules()
+    yen_per_point = (program or rules.program).yen_per_point
     base = paid // yen_per_point
     tier_rate = member.tier.earn_rate_percent if member.tier_id and member.tier else 100
     tier_bonus = base * tier_rate // 100 - base
@@ -70,7 +61,7 @@ def points_for_purchase(
     campaign_bonus = 0
     applied = []
     on = timezone.localdate(occurred_at)
-    for campaign in _campaigns_active(on=on, store_id=store_id):
+    for campaign in rules.campaigns_on(on=on, store_id=store_id):
         covered = _paid_amount_covered(campaign, items=items, total=total, paid=paid)
         if covered is None:
             continue

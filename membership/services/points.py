@@ -18,9 +18,11 @@ from django.utils import timezone
 
 from membership.errors import PointsAmountInvalid, PointsInsufficient
 from membership.models import EntryKind, LotConsumption, Member, PointEntry, PointLot, PointProgram
+from membership.services.rules_cache import earning_rules
 
 
 def point_program_get() -> PointProgram:
+    """The program row, read fresh (for editing); readers on hot paths use ``earning_rules``."""
     program, _created = PointProgram.objects.get_or_create(pk=1)
     return program
 
@@ -29,7 +31,7 @@ def lot_expiry(
     occurred_at: datetime.datetime, *, program: PointProgram | None = None
 ) -> datetime.date:
     """Last valid day of points earned at ``occurred_at``: the local date plus the validity."""
-    valid_days = (program or point_program_get()).points_valid_days
+    valid_days = (program or earning_rules().program).points_valid_days
     return timezone.localdate(occurred_at) + datetime.timedelta(days=valid_days)
 
 
@@ -56,6 +58,9 @@ class Movement:
 
 
 def _existing(idempotency_key: str) -> PointEntry | None:
+    # Callers pass ``key_is_new=True`` to skip this query when the key names a row created
+    # in the current transaction (``purchase:<new id>:earn``): no earlier movement can carry
+    # it, and the unique constraint on the key would still refuse a second one.
     return PointEntry.objects.filter(idempotency_key=idempotency_key).first()
 
 
@@ -98,16 +103,18 @@ def points_credit(
     occurred_at: datetime.datetime | None = None,
     expires_on: datetime.date | None = None,
     reason: str = "",
+    key_is_new: bool = False,
 ) -> Movement:
     """Add points in a new lot. ``member`` must be locked by ``member_lock``.
 
     The lot expires ``PointProgram.points_valid_days`` after the local date of
-    ``occurred_at`` unless ``expires_on`` is given. Idempotent on ``idempotency_key``.
-    Raises ``PointsAmountInvalid`` for a non-positive amount.
+    ``occurred_at`` unless ``expires_on`` is given. Idempotent on ``idempotency_key``;
+    ``key_is_new`` skips the lookup for a key that cannot have been used (see
+    ``_existing``). Raises ``PointsAmountInvalid`` for a non-positive amount.
     """
     if points <= 0:
         raise PointsAmountInvalid(points=points)
-    if (existing := _existing(idempotency_key)) is not None:
+    if not key_is_new and (existing := _existing(idempotency_key)) is not None:
         return Movement(existing, created=False)
     occurred_at = occurred_at or timezone.now()
     if expires_on is None:
@@ -139,15 +146,17 @@ def points_debit(
     occurred_at: datetime.datetime | None = None,
     reason: str = "",
     lots: list[PointLot] | None = None,
+    key_is_new: bool = False,
 ) -> Movement:
     """Take points from the member's lots, soonest-expiring first (or from ``lots`` in order).
 
-    ``member`` must be locked by ``member_lock``. Idempotent on ``idempotency_key``.
-    Raises ``PointsInsufficient`` when the balance (or the given lots) cannot cover it.
+    ``member`` must be locked by ``member_lock``. Idempotent on ``idempotency_key``
+    (``key_is_new`` as for ``points_credit``). Raises ``PointsInsufficient`` when the
+    balance (or the given lots) cannot cover it.
     """
     if points <= 0:
         raise PointsAmountInvalid(points=points)
-    if (existing := _existing(idempotency_key)) is not None:
+    if not key_is_new and (existing := _existing(idempotency_key)) is not None:
         return Movement(existing, created=False)
     if points > member.points_balance:
         raise PointsInsufficient(balance=member.points_balance, requested=points)

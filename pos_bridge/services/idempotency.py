@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from pos_bridge.errors import (
@@ -29,6 +30,7 @@ from pos_bridge.errors import (
     IdempotencyKeyMissing,
     IdempotencyKeyReused,
     IdempotencyRequestInProgress,
+    StoreInactive,
 )
 from pos_bridge.models import IdempotencyRecord, IdempotencyState, Terminal
 
@@ -77,7 +79,17 @@ def idempotent_call(
     assert record is not None
     try:
         with transaction.atomic():
-            locked = IdempotencyRecord.objects.select_for_update().filter(pk=record.pk).first()
+            # Whether the store is open comes fresh with the lock: authentication may have
+            # been answered from a cache a few seconds old (``terminal_authenticate``).
+            # Iterated rather than .first(): the pk matches one row, no ORDER BY needed.
+            locked = next(
+                iter(
+                    IdempotencyRecord.objects.select_for_update(of=("self",))
+                    .annotate(store_active=F("terminal__store__active"))
+                    .filter(pk=record.pk)
+                ),
+                None,
+            )
             if locked is None:
                 # Another taker of an abandoned key failed and released it: let the client
                 # retry rather than run without a claim.
@@ -85,6 +97,8 @@ def idempotent_call(
             if locked.state == IdempotencyState.DONE:
                 # A takeover finished while this request waited for the lock.
                 return _stored(locked)
+            if not locked.store_active:
+                raise StoreInactive(store=terminal.store.code)
             response = run()
             locked.state = IdempotencyState.DONE
             locked.response_status = response.status
@@ -110,17 +124,23 @@ def _claim(
     for _round in range(2):
         now = timezone.now()
         lease = timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
+        record = IdempotencyRecord(
+            terminal=terminal,
+            key=key,
+            operation=operation,
+            request_hash=fingerprint,
+            state=IdempotencyState.IN_PROGRESS,
+            lease_expires_at=now + lease,
+            created_at=now,
+        )
         try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    terminal=terminal,
-                    key=key,
-                    operation=operation,
-                    request_hash=fingerprint,
-                    state=IdempotencyState.IN_PROGRESS,
-                    lease_expires_at=now + lease,
-                    created_at=now,
-                )
+            if transaction.get_connection().in_atomic_block:
+                # Inside a caller's transaction a failed insert must not doom it.
+                with transaction.atomic():
+                    record.save(force_insert=True)
+            else:
+                # One INSERT in autocommit is its own transaction: no BEGIN/COMMIT trips.
+                record.save(force_insert=True)
             return record, None
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(terminal=terminal, key=key).first()

@@ -17,17 +17,17 @@ from line_messaging.services.triggers import (
     trigger_tier_change,
 )
 from membership.errors import CardCodeRequired, PointsInsufficient
-from membership.models import EntryKind, LotConsumption, Member, PointLot, Tier
+from membership.models import EntryKind, LotConsumption, Member, MemberStatus, PointLot, Tier
 from membership.services.card_codes import ResolvedCard, card_code_consume, card_resolve
 from membership.services.earning import EarnItem, points_for_purchase
 from membership.services.points import (
     lot_expiry,
     member_lock,
-    point_program_get,
     points_credit,
     points_debit,
     points_expire_for_member,
 )
+from membership.services.rules_cache import earning_rules
 from membership.services.tiers import member_tier_assign
 from pos_bridge.errors import (
     DuplicateReceipt,
@@ -90,6 +90,7 @@ def purchase_record(
     card: str | None = None,
     points_to_redeem: int = 0,
     offline: bool = False,
+    savepoint: bool = True,
 ) -> Purchase:
     """Record a sale for the terminal's store, redeem and earn points, refresh the tier.
 
@@ -100,12 +101,17 @@ def purchase_record(
     retry go through ``idempotent_call``; a repeated (store, receipt_number) raises
     ``DuplicateReceipt``. Raises membership's card and point errors,
     ``PointsExceedTotal``, ``OccurredAtInFuture``, ``StoreInactive``.
+
+    Inside a caller's transaction the sale runs in a savepoint, so the caller can go on
+    after an error (the staff scanner draws a new receipt number on ``DuplicateReceipt``).
+    A caller whose transaction ends with any error passes ``savepoint=False`` and saves
+    the savepoint's two round trips.
     """
     _check_terminal_and_time(terminal, occurred_at)
     if points_to_redeem > total:
         raise PointsExceedTotal(points_to_redeem=points_to_redeem, total=total)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             return _purchase_record_locked(
                 terminal=terminal,
                 receipt_number=receipt_number,
@@ -118,10 +124,27 @@ def purchase_record(
             )
     except IntegrityError as exc:
         # Two requests with the same receipt under different keys: the unique constraint
-        # lets exactly one through; the loser lands here after its transaction rolled back.
-        if Purchase.objects.filter(store=terminal.store, receipt_number=receipt_number).exists():
+        # lets exactly one through; the loser lands here after its transaction (or
+        # savepoint) rolled back.
+        if _is_receipt_conflict(exc):
             raise DuplicateReceipt(receipt_number=receipt_number) from exc
         raise
+
+
+_RECEIPT_CONSTRAINT = "purchase_receipt_unique_per_store"
+
+
+def _is_receipt_conflict(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is the (store, receipt_number) unique constraint refusing an insert.
+
+    Read from the error itself, with no query: without a savepoint the transaction can run
+    none until it has rolled back.
+    """
+    diagnostic = getattr(exc.__cause__, "diag", None)
+    if diagnostic is not None:  # PostgreSQL names the constraint
+        return bool(diagnostic.constraint_name == _RECEIPT_CONSTRAINT)
+    # SQLite names the columns: "UNIQUE constraint failed: <table>.store_id, <table>.receipt_number"
+    return f"{Purchase._meta.db_table}.receipt_number" in str(exc)
 
 
 def _purchase_record_locked(
@@ -151,8 +174,8 @@ def _purchase_record_locked(
         raise PointsInsufficient(balance=member.points_balance, requested=points_to_redeem)
 
     points_earned = 0
-    program = point_program_get()
     if member is not None:
+        program = earning_rules().program
         points_earned = points_for_purchase(
             program=program,
             member=member,
@@ -202,6 +225,7 @@ def _purchase_record_locked(
             idempotency_key=f"{reference}:redeem",
             actor=_actor(terminal),
             occurred_at=occurred_at,
+            key_is_new=True,  # the purchase row was created just now
         )
     if points_earned:
         points_credit(
@@ -213,6 +237,7 @@ def _purchase_record_locked(
             actor=_actor(terminal),
             occurred_at=occurred_at,
             expires_on=lot_expiry(occurred_at, program=program),
+            key_is_new=True,
         )
     # Same transaction as the sale: a rolled-back sale sends nothing, and a replay answered
     # from the idempotency record does not run this again.
@@ -307,6 +332,10 @@ def _refund_record_locked(
     member = None
     if purchase.member_id is not None and (to_restore or to_reverse):
         member = member_lock(purchase.member_id)
+        if member.status == MemberStatus.WITHDRAWN:
+            # The account is closed and its balance was forfeited: used points are not paid
+            # back into it (nobody could spend them), and earned points left with the rest.
+            to_restore = 0
         reference = f"refund:{refund.pk}"
         for index, (expires_on, points) in enumerate(
             _restorable_segments(purchase, already=purchase.points_restored, count=to_restore)
