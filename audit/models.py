@@ -14,6 +14,9 @@ class AuditAction(models.TextChoices):
     MESSAGE_CANCEL = "message_cancel", _("配信取消")
     TEST_SEND = "test_send", _("テスト送信")
     TERMINAL_REVOKE = "terminal_revoke", _("端末キー無効化")
+    # A wrong password re-entered before a sensitive HQ action: kept as a security event and
+    # counted to lock the action after repeated failures.
+    REAUTH_FAILED = "reauth_failed", _("パスワード再入力の失敗")
 
 
 class AuditEntry(models.Model):
@@ -38,23 +41,28 @@ class AuditEntry(models.Model):
     target_type = models.CharField(_("対象の種類"), max_length=100, db_index=True)
     target_id = models.CharField(_("対象ID"), max_length=64, blank=True)
     target_repr = models.CharField(_("対象"), max_length=200, blank=True)
-    before = models.JSONField(_("変更前"), null=True, blank=True)
-    after = models.JSONField(_("変更後"), null=True, blank=True)
+    # Empty for a creation (no "before") or a deletion (no "after").
+    before = models.JSONField(_("変更前"), default=dict, blank=True)
+    after = models.JSONField(_("変更後"), default=dict, blank=True)
     reason = models.TextField(_("理由"), blank=True)
 
     class Meta:
         verbose_name = _("監査ログ")
         verbose_name_plural = _("監査ログ")
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="audit_target"),
+            # The viewer's actor filter and the re-authentication lock read by actor and time.
+            models.Index(fields=["actor", "occurred_at"], name="audit_actor_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor_username} {self.action} {self.target_repr}"
 
     def changed_fields(self) -> list[tuple[str, object, object]]:
         """(field, before, after) for each field whose value differs."""
-        before = self.before or {}
-        after = self.after or {}
+        before = self.before
+        after = self.after
         return [
             (name, before.get(name), after.get(name))
             for name in sorted(set(before) | set(after))

@@ -65,7 +65,8 @@ def audit_record(
         target_type = target_type or target._meta.label_lower
         target_id = target_id or ("" if target.pk is None else str(target.pk))
         target_repr = target_repr or str(target)
-    user = actor if actor is not None and actor.is_authenticated else None
+    # AUTH_USER_MODEL is the only user model; the annotation stays abstract for callers.
+    user: Any = actor if actor is not None and actor.is_authenticated else None
     return AuditEntry.objects.create(
         actor=user,
         actor_username=user.get_username() if user is not None else "(system)",
@@ -73,7 +74,7 @@ def audit_record(
         target_type=target_type,
         target_id=target_id,
         target_repr=target_repr[:200],
-        before=_json_value(before) if before is not None else None,
-        after=_json_value(after) if after is not None else None,
+        before=_json_value(before) if before is not None else {},
+        after=_json_value(after) if after is not None else {},
         reason=reason,
     )

@@ -134,6 +134,8 @@ class Member(models.Model):
     status = models.CharField(
         _("状態"), max_length=16, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
     )
+    # Set once by ``member_withdraw``; the personal data above is erased at the same moment.
+    withdrawn_at = models.DateTimeField(_("退会日時"), null=True, blank=True)
     tier = models.ForeignKey(
         Tier, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("会員ランク")
     )
@@ -145,6 +147,14 @@ class Member(models.Model):
     class Meta:
         verbose_name = _("会員")
         verbose_name_plural = _("会員")
+        # HQ member search (/hq/members/) finds people by phone and by the start of the kana
+        # name; without these each search would read every member row.
+        indexes = [
+            models.Index(fields=["phone"], name="member_phone"),
+            models.Index(
+                fields=["name_kana"], name="member_name_kana", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(points_balance__gte=0), name="member_balance_not_negative"
@@ -166,6 +176,8 @@ class EntryKind(models.TextChoices):
     ADJUST = "adjust", _("調整")
     REVERSAL = "reversal", _("取消(返品)")
     BONUS = "bonus", _("ボーナス")
+    # The balance left when a member withdraws: given up, not expired (liability drops).
+    FORFEIT = "forfeit", _("退会による失効")
 
 
 class PointEntry(models.Model):
@@ -188,7 +200,11 @@ class PointEntry(models.Model):
         ordering = ["-id"]
         verbose_name = _("ポイント履歴")
         verbose_name_plural = _("ポイント履歴")
-        indexes = [models.Index(fields=["member", "-id"], name="pointentry_member_recent")]
+        indexes = [
+            models.Index(fields=["member", "-id"], name="pointentry_member_recent"),
+            # Dashboard roll-ups recompute one day of ledger movements.
+            models.Index(fields=["occurred_at"], name="pointentry_occurred"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(delta=0), name="pointentry_delta_not_zero"),
             models.CheckConstraint(

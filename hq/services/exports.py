@@ -10,12 +10,18 @@ import datetime
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from hq.purchase_filters import (
+    FilterInvalid,
+    PurchaseConditions,
+    purchase_conditions_parse,
+    purchase_conditions_q,
+)
 from hq.roles import HqAccess
 from membership.models import EntryKind, Gender, Member, MemberStatus, PointEntry
 from pos_bridge.models import Purchase, PurchaseItem
@@ -38,10 +44,15 @@ class ExportFilter:
     date_from: datetime.date | None = None
     date_to: datetime.date | None = None
     store_code: str = ""
+    # The purchase page's other filters (card, receipt, amounts, member kind): purchases
+    # and items only, so a CSV link from that page exports exactly the rows it totals.
+    purchase: PurchaseConditions = field(default_factory=PurchaseConditions)
 
     @classmethod
     def from_query(cls, query: Any) -> "ExportFilter":
-        """From ``?from=YYYY-MM-DD&to=YYYY-MM-DD&store=code``; raises ExportFilterInvalid."""
+        """From ``?from=YYYY-MM-DD&to=YYYY-MM-DD&store=code`` and the purchase conditions
+        (``card``, ``receipt``, ``amount_min``, ``amount_max``, ``member``); raises
+        ExportFilterInvalid."""
 
         def day(name: str) -> datetime.date | None:
             raw = (query.get(name) or "").strip()
@@ -55,8 +66,15 @@ class ExportFilter:
         date_from, date_to = day("from"), day("to")
         if date_from and date_to and date_from > date_to:
             raise ExportFilterInvalid("from は to 以前の日付にしてください")
+        try:
+            purchase = purchase_conditions_parse(query)
+        except FilterInvalid as exc:
+            raise ExportFilterInvalid(str(exc)) from exc
         return cls(
-            date_from=date_from, date_to=date_to, store_code=(query.get("store") or "").strip()
+            date_from=date_from,
+            date_to=date_to,
+            store_code=(query.get("store") or "").strip(),
+            purchase=purchase,
         )
 
     def time_range(self) -> tuple[datetime.datetime | None, datetime.datetime | None]:
@@ -145,6 +163,7 @@ def _purchases(flt: ExportFilter, access: HqAccess) -> Iterator[Sequence[Any]]:
     qs = _in_period(qs, flt, field="occurred_at")
     if store := _store_scope(flt, access):
         qs = qs.filter(store__code=store)
+    qs = qs.filter(purchase_conditions_q(flt.purchase))
     for row in qs.values_list(
         "id", "store__code", "store__name", "receipt_number", "occurred_at", "total",
         "points_redeemed", "points_earned", "refunded_amount", "points_unrecovered",
@@ -159,6 +178,7 @@ def _items(flt: ExportFilter, access: HqAccess) -> Iterator[Sequence[Any]]:
     qs = _in_period(qs, flt, field="purchase__occurred_at")
     if store := _store_scope(flt, access):
         qs = qs.filter(purchase__store__code=store)
+    qs = qs.filter(purchase_conditions_q(flt.purchase, prefix="purchase__"))
     for row in qs.values_list(
         "purchase_id", "purchase__store__code", "purchase__receipt_number",
         "purchase__occurred_at", "purchase__member__card_number",

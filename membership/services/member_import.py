@@ -26,7 +26,7 @@ from membership.errors import (
     MemberImportFileInvalid,
     MemberImportHeaderInvalid,
 )
-from membership.models import PREFECTURES, Gender, Member
+from membership.models import PREFECTURES, Gender, Member, MemberStatus
 from membership.services.members import card_number_normalize
 
 REQUIRED_COLUMNS = ("card_number", "birth_date")
@@ -85,6 +85,7 @@ class ImportReport:
 
 @dataclass
 class _ParsedRow:
+    line: int
     card_number: str
     # Only the cells that had a value: a blank cell must not overwrite an existing value.
     values: dict[str, Any]
@@ -104,8 +105,9 @@ def members_import(
 
     Idempotent: a re-run updates members in place and never duplicates them. On update a
     blank cell keeps the stored value; ``points_balance``, ``tier`` and ``status`` are never
-    written. Invalid rows are reported in ``ImportReport.rejections`` as (line, reason) while
-    valid rows are still imported; each chunk of ``chunk_size`` rows commits in its own
+    written, and a withdrawn member's row is refused (its personal data stays erased).
+    Invalid rows are reported in ``ImportReport.rejections`` as (line, reason) while valid
+    rows are still imported; each chunk of ``chunk_size`` rows commits in its own
     transaction. Raises ``MemberImportEncodingInvalid`` / ``MemberImportHeaderInvalid`` /
     ``MemberImportFileInvalid`` before writing anything when the file as a whole is unusable.
     ``on_progress`` is called with the running report after each committed chunk.
@@ -269,7 +271,7 @@ def _row_parse(
             errors.append(f"{name}: {exc}({value!r})")
     if errors:
         raise _RowInvalid(" / ".join(errors))
-    return _ParsedRow(card_number=card_number, values=values)
+    return _ParsedRow(line=line, card_number=card_number, values=values)
 
 
 def _name_parse(value: str, today: datetime.date) -> str:
@@ -367,25 +369,36 @@ def _chunk_write(*, rows: list[_ParsedRow], report: ImportReport, today: datetim
         # SELECT and the INSERT. The chunk rolled back; a second pass sees that member and
         # updates it instead.
         counts = _chunk_apply(rows=rows, today=today)
-    created, updated, unchanged = counts
+    created, updated, unchanged, refused = counts
     report.created += created
     report.updated += updated
     report.unchanged += unchanged
+    report.rejections.extend(refused)
+    report.rejections.sort()
 
 
-def _chunk_apply(*, rows: list[_ParsedRow], today: datetime.date) -> tuple[int, int, int]:
+def _chunk_apply(
+    *, rows: list[_ParsedRow], today: datetime.date
+) -> tuple[int, int, int, list[tuple[int, str]]]:
+    """Write one chunk; returns (created, updated, unchanged, refused rows as (line, reason))."""
     with transaction.atomic():
         existing = {
             member.card_number: member
             for member in Member.objects.filter(
                 card_number__in=[row.card_number for row in rows]
-            ).only("pk", *KNOWN_COLUMNS)
+            ).only("pk", "status", *KNOWN_COLUMNS)
         }
         new: list[Member] = []
         changed: list[Member] = []
         changed_fields: set[str] = set()
+        refused: list[tuple[int, str]] = []
         for row in rows:
             member = existing.get(row.card_number)
+            if member is not None and member.status == MemberStatus.WITHDRAWN:
+                # Withdrawal erased this member's personal data; re-running an old export
+                # must not bring it back.
+                refused.append((row.line, "退会済みの会員のため更新しません"))
+                continue
             if member is None:
                 values = {"joined_on": today, **row.values}
                 new.append(Member(card_number=row.card_number, **values))
@@ -402,7 +415,8 @@ def _chunk_apply(*, rows: list[_ParsedRow], today: datetime.date) -> tuple[int, 
             Member.objects.bulk_create(new)
         if changed:
             _members_update(members=changed, field_names=sorted(changed_fields))
-    return len(new), len(changed), len(rows) - len(new) - len(changed)
+    unchanged = len(rows) - len(new) - len(changed) - len(refused)
+    return len(new), len(changed), unchanged, refused
 
 
 def _members_update(*, members: list[Member], field_names: list[str]) -> None:

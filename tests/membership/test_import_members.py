@@ -362,9 +362,7 @@ def test_rerun_clears_gender_only_when_explicitly_unknown():
 def test_import_never_touches_points_balance_tier_or_status():
     tier = Tier.objects.create(code="gold", name="ゴールド", min_spend_12m=100_000)
     _service_run("card_number,birth_date,name\n1001,1990-01-01,山田\n")
-    Member.objects.filter(card_number="1001").update(
-        points_balance=500, tier=tier, status=MemberStatus.WITHDRAWN
-    )
+    Member.objects.filter(card_number="1001").update(points_balance=500, tier=tier)
 
     report = _service_run("card_number,birth_date,name\n1001,1990-01-01,山田 太郎\n")
 
@@ -373,7 +371,22 @@ def test_import_never_touches_points_balance_tier_or_status():
     assert member.name == "山田 太郎"
     assert member.points_balance == 500
     assert member.tier == tier
-    assert member.status == MemberStatus.WITHDRAWN
+    assert member.status == MemberStatus.ACTIVE
+
+
+@pytest.mark.django_db
+def test_import_refuses_rows_of_withdrawn_members_and_keeps_their_data_erased():
+    _service_run("card_number,birth_date,name\n1001,1990-01-01,山田\n2002,1991-02-02,佐藤\n")
+    Member.objects.filter(card_number="1001").update(name="", status=MemberStatus.WITHDRAWN)
+
+    report = _service_run(
+        "card_number,birth_date,name\n1001,1990-01-01,山田 太郎\n2002,1991-02-02,佐藤 花子\n"
+    )
+
+    assert report.rejections == [(2, "退会済みの会員のため更新しません")]
+    assert (report.updated, report.unchanged) == (1, 0)
+    assert Member.objects.get(card_number="1001").name == ""
+    assert Member.objects.get(card_number="2002").name == "佐藤 花子"
 
 
 @pytest.mark.django_db
