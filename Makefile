@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml
 
 # Browser bundles (LIFF SDK, camera scanner) from npm, built into static/*/dist/.
 FRONTEND_BUILT := static/.frontend-built
-FRONTEND_SOURCES := package.json package-lock.json $(wildcard scripts/*.mjs frontend/*.js pos_bridge/frontend/*.js)
+FRONTEND_SOURCES := package.json package-lock.json $(wildcard scripts/*.mjs frontend/*.js pos_bridge/frontend/*.js analytics/frontend/*.js)
 
 $(FRONTEND_BUILT): $(FRONTEND_SOURCES)
 	npm ci --no-audit --no-fund --loglevel=error

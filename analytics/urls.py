@@ -1,6 +1,10 @@
 """HQ pages of the analytics app, mounted under /hq/ (see config/urls.py)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from analytics import views
 
 app_name = "analytics"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+]

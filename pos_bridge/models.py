@@ -146,6 +146,11 @@ class Purchase(models.Model):
         indexes = [
             models.Index(fields=["member", "occurred_at"], name="purchase_member_time"),
             models.Index(fields=["store", "occurred_at"], name="purchase_store_time"),
+            # HQ purchase lists over all stores: a period and keyset paging on (time, id).
+            models.Index(fields=["occurred_at", "id"], name="purchase_time"),
+            # Dashboard roll-ups find the sales recorded since their last run (POS may send
+            # a sale days after it happened).
+            models.Index(fields=["created_at"], name="purchase_created"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -217,6 +222,8 @@ class Refund(models.Model):
         ordering = ["-occurred_at"]
         verbose_name = _("返品")
         verbose_name_plural = _("返品")
+        # Dashboard roll-ups find the refunds recorded since their last run.
+        indexes = [models.Index(fields=["created_at"], name="refund_created")]
         constraints = [
             models.UniqueConstraint(
                 fields=["store", "refund_receipt_number"], name="refund_receipt_unique_per_store"

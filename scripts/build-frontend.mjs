@@ -8,6 +8,8 @@ const BUNDLES = [
   { name: "liff", entryPoints: { card: "frontend/liff.js" }, outdir: "static/liff/dist" },
   // The staff scanner's camera (/staff/): @zxing/browser decodes QR codes and barcodes.
   { name: "staff", entryPoints: { camera: "pos_bridge/frontend/camera.js" }, outdir: "static/staff/dist" },
+  // The HQ dashboard's charts (/hq/): chart.js, only the parts the page draws.
+  { name: "analytics", entryPoints: { dashboard: "analytics/frontend/dashboard.js" }, outdir: "static/analytics/dist" },
 ];
 
 const watch = process.argv.includes("--watch");
