@@ -180,6 +180,15 @@ def unlinked_done() -> list[Message]:
     ]
 
 
+def withdrawal_done() -> list[Message]:
+    return [
+        text(
+            "退会手続きが完了し、会員連携を解除しました。これまでのご利用ありがとうございました。"
+            "またのご入会をお待ちしております。"
+        )
+    ]
+
+
 def unlink_cancelled() -> list[Message]:
     return [text("連携解除を取りやめました。")]
 

@@ -165,7 +165,9 @@ class WebhookEvent(models.Model):
                 fields=["received_at"],
                 condition=Q(processed_at__isnull=True),
                 name="webhookevent_unprocessed",
-            )
+            ),
+            # A member's follow/block history on the HQ member page.
+            models.Index(fields=["line_user_id", "timestamp"], name="webhookevent_user_time"),
         ]
 
     def __str__(self) -> str:
@@ -204,6 +206,9 @@ class OutboxMessage(models.Model):
     # A worker holds a row while delivering it; a crashed worker's rows come back afterwards.
     locked_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(_("エラー"), blank=True)
+    # Multicast only: recipients left out because they had blocked the account (their IDs
+    # are in payload["skipped"]); kept as a number so reports need not read the payloads.
+    recipients_skipped = models.PositiveIntegerField(_("送信しなかった宛先数"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -215,7 +220,9 @@ class OutboxMessage(models.Model):
                 fields=["next_attempt_at", "id"],
                 condition=Q(state="pending"),
                 name="outbox_due",
-            )
+            ),
+            # Messages sent to one user: the HQ member page and redaction on withdrawal.
+            models.Index(fields=["line_user_id", "id"], name="outbox_user"),
         ]
 
     def __str__(self) -> str:
@@ -328,3 +335,23 @@ class ExpiryReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.expires_on}"
+
+
+class RateSlot(models.Model):
+    """How many calls of one rate-limited kind (``bucket``) went to LINE in one second.
+
+    Shared by every worker through the database, so several ``deliver_messages`` processes
+    together stay under LINE's per-channel limit (multicast: 200 requests/s).
+    """
+
+    bucket = models.CharField(max_length=32)
+    second = models.BigIntegerField(help_text="Unix time, whole seconds")
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "second"], name="rateslot_once_per_second")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket}@{self.second}: {self.used}"

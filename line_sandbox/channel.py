@@ -29,6 +29,7 @@ from line_sandbox.identifiers import (
 from line_sandbox.models import (
     FriendStatus,
     MessageDirection,
+    SandboxApiCall,
     SandboxLinkToken,
     SandboxMessage,
     SandboxReplyToken,
@@ -173,6 +174,24 @@ def multicast_send(body: dict, *, request_id: str) -> dict:
     with transaction.atomic():
         messages_deliver(users, body["messages"], source="multicast", request_id=request_id)
     return {}
+
+
+# LINE's per-channel rate limit for multicast
+# (https://developers.line.biz/en/reference/messaging-api/#rate-limits); tests may lower it
+# with LINE_SANDBOX_MULTICAST_PER_SECOND.
+MULTICAST_PER_SECOND = 200
+RATE_LIMIT_MESSAGE = "The API rate limit has been exceeded. Try again later."
+
+
+def multicast_rate_check() -> None:
+    """Answer 429 as LINE does once a channel made its limit of multicasts in a second."""
+    limit = getattr(settings, "LINE_SANDBOX_MULTICAST_PER_SECOND", MULTICAST_PER_SECOND)
+    recent = SandboxApiCall.objects.filter(
+        path="/v2/bot/message/multicast",
+        created_at__gt=timezone.now() - datetime.timedelta(seconds=1),
+    ).exclude(status=429)
+    if recent.count() >= limit:
+        raise LineApiError(429, RATE_LIMIT_MESSAGE)
 
 
 def broadcast_send(body: dict, *, request_id: str, source: str = "broadcast") -> dict:

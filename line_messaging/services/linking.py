@@ -321,10 +321,18 @@ def _link_bonus(member: Member) -> int:
     return points if movement.created else 0
 
 
-def link_remove(*, line_user_id: str, reply_token: str | None = None, source: str = "") -> bool:
+def link_remove(
+    *,
+    line_user_id: str,
+    reply_token: str | None = None,
+    source: str = "",
+    withdrawal: bool = False,
+) -> bool:
     """Unlink the LINE user from their member; points and history stay with the member.
 
-    Switches the rich menu back and confirms by message. Returns False when not linked.
+    Switches the rich menu back and confirms by message (``withdrawal``: the member left the
+    programme, so the message says so instead of "your points are kept"). Returns False when
+    not linked.
     """
     with transaction.atomic():
         friend = LineFriend.objects.select_for_update().filter(user_id=line_user_id).first()
@@ -344,7 +352,7 @@ def link_remove(*, line_user_id: str, reply_token: str | None = None, source: st
         )
         outbox_message(
             line_user_id=line_user_id,
-            messages=messages.unlinked_done(),
+            messages=messages.withdrawal_done() if withdrawal else messages.unlinked_done(),
             reply_token=reply_token,
             purpose="unlinked",
         )

@@ -17,6 +17,7 @@ Delivering (``outbox_deliver_due``, run by ``deliver_messages`` or Celery):
 
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from line_messaging.models import (
     OutboxKind,
     OutboxMessage,
     OutboxState,
+    RateSlot,
     RichMenuDeployment,
 )
 
@@ -49,6 +51,10 @@ MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(hours=1)
 MULTICAST_MAX_RECIPIENTS = 500
 MESSAGES_PER_REQUEST = 5
+# LINE allows 200 multicast requests per second per channel
+# (https://developers.line.biz/en/reference/messaging-api/#rate-limits). Workers share one
+# counter in the database and stay at half of it by default, leaving room for clock skew
+# between our seconds and LINE's window. Setting: LINE_MULTICAST_PER_SECOND (default 100).
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -134,6 +140,17 @@ def outbox_richmenu_for_link_state(*, line_user_id: str, linked: bool) -> Outbox
     )
 
 
+def outbox_redact_for_users(*, line_user_ids: list[str]) -> int:
+    """Erase the texts already sent to these users (member withdrawal: receipts and
+    greetings carry the name). Kind, purpose, state and times stay for the delivery
+    statistics; rows still pending are left to be delivered."""
+    return (
+        OutboxMessage.objects.filter(line_user_id__in=line_user_ids)
+        .exclude(state=OutboxState.PENDING)
+        .update(payload={"redacted": True})
+    )
+
+
 def _kick_worker() -> None:
     """With Celery configured, wake a worker now instead of waiting for its next poll."""
     if not getattr(settings, "CELERY_BROKER_URL", ""):
@@ -155,6 +172,8 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     skipped: int = 0
+    # Held back by our rate limit (not attempts): they go out in a later second.
+    deferred: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -174,6 +193,10 @@ class _Skip(Exception):
     pass
 
 
+class _Defer(Exception):
+    """Not tried: our share of LINE's rate limit for this second is used up."""
+
+
 @dataclass(frozen=True)
 class _Claim:
     row: OutboxMessage
@@ -184,15 +207,23 @@ class _Claim:
 
 
 def _claim_due(limit: int) -> list[_Claim]:
+    """Lease up to ``limit`` due rows, messages to one user before multicasts.
+
+    A segment send to a million friends queues about 2,000 multicasts, paced by the rate
+    limit; a receipt or a link reply queued meanwhile must not wait behind them.
+    """
     now = timezone.now()
     lease = now + LEASE
     with transaction.atomic():
-        rows = list(
+        due = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
             .filter(state=OutboxState.PENDING, next_attempt_at__lte=now)
             .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-            .order_by("next_attempt_at", "id")[:limit]
+            .order_by("next_attempt_at", "id")
         )
+        rows = list(due.exclude(kind=OutboxKind.MULTICAST)[:limit])
+        if len(rows) < limit:
+            rows += list(due.filter(kind=OutboxKind.MULTICAST)[: limit - len(rows)])
         if not rows:
             return []
         OutboxMessage.objects.filter(pk__in=[r.pk for r in rows]).update(
@@ -223,6 +254,14 @@ def outbox_deliver_due(*, limit: int = 100) -> DeliveryReport:
         row = claim.row
         try:
             _deliver(claim)
+        except _Defer:
+            # Not an attempt: give back the count the claim took, try again next second.
+            _finish(
+                claim,
+                attempts=F("attempts") - 1,
+                next_attempt_at=timezone.now() + timedelta(seconds=1),
+            )
+            report.deferred += 1
         except _Skip as exc:
             _finish(claim, state=OutboxState.SKIPPED, last_error=str(exc))
             report.skipped += 1
@@ -257,8 +296,13 @@ def outbox_drain(*, max_rounds: int = 1000) -> DeliveryReport:
         total.retried += report.retried
         total.failed += report.failed
         total.skipped += report.skipped
+        total.deferred += report.deferred
         total.errors += report.errors
         if report.handled == 0:
+            if report.deferred:
+                # Everything due is waiting for the next second of the rate limit.
+                time.sleep(1)
+                continue
             break
     return total
 
@@ -283,7 +327,7 @@ def _deliver(claim: _Claim) -> None:
             elif row.kind == OutboxKind.REPLY:
                 _reply_or_push(api, claim)
             elif row.kind == OutboxKind.MULTICAST:
-                _multicast(api, row)
+                _multicast(api, claim)
             elif row.kind == OutboxKind.LINK_TOKEN:
                 _link_token(api, row)
             elif row.kind == OutboxKind.RICHMENU_LINK:
@@ -330,15 +374,45 @@ def _push(api, row: OutboxMessage) -> None:
             raise
 
 
-def _multicast(api, row: OutboxMessage) -> None:
+def rate_slot_take(*, bucket: str, limit: int, now: datetime | None = None) -> bool:
+    """Count one call against ``bucket`` in the current second; False when ``limit`` calls
+    were already made in it (by any worker)."""
+    second = int((now or timezone.now()).timestamp())
+    with transaction.atomic():
+        slot, _created = RateSlot.objects.select_for_update().get_or_create(
+            bucket=bucket, second=second
+        )
+        if slot.used >= limit:
+            return False
+        RateSlot.objects.filter(pk=slot.pk).update(used=F("used") + 1)
+    return True
+
+
+def rate_slots_purge(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    cutoff = int((timezone.now() - older_than).timestamp())
+    deleted, _by_model = RateSlot.objects.filter(second__lt=cutoff).delete()
+    return deleted
+
+
+def _multicast(api, claim: _Claim) -> None:
+    row = claim.row
     blocked = set(
         LineFriend.objects.filter(user_id__in=row.payload["to"], is_blocked=True).values_list(
             "user_id", flat=True
         )
     )
     recipients = [u for u in row.payload["to"] if u not in blocked]
+    # Who was left out is kept on the row: broadcast reports count them as skipped.
+    if blocked or "skipped" in row.payload:
+        row.payload = {**row.payload, "skipped": sorted(blocked)}
+        OutboxMessage.objects.filter(pk=row.pk, locked_until=claim.lease).update(
+            payload=row.payload, recipients_skipped=len(blocked)
+        )
     if not recipients:
         raise _Skip("every recipient has blocked the account")
+    limit = settings.LINE_MULTICAST_PER_SECOND
+    if not rate_slot_take(bucket="multicast", limit=limit):
+        raise _Defer
     request = MulticastRequest.from_dict({"to": recipients, "messages": row.payload["messages"]})
     try:
         api.multicast(

@@ -12,10 +12,13 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record, audit_snapshot
 from line_messaging.messages import Message, text
 from line_messaging.models import ExpiryReminder, LineFriend, Trigger, TriggeredMessage
 from line_messaging.services.outbox import outbox_message
@@ -34,7 +37,10 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     Trigger.POINTS_EXPIRING: ("name", "points", "expires_on", "balance", "tier"),
     Trigger.TIER_UP: ("name", "tier", "balance"),
     Trigger.LINK_WELCOME: ("name", "balance", "tier"),
+    # Step messages (broadcasts.StepMessage) share the checks under this key.
+    "step_message": ("name", "balance", "tier"),
 }
+STEP_MESSAGE = "step_message"
 
 # What a trigger sends until HQ edits it (the migration created the rows with these texts; a
 # missing row, as after a test database flush, behaves as the default).
@@ -93,6 +99,54 @@ def template_check(*, trigger: str, template: str) -> None:
             )
     if not template.strip():
         raise TemplateInvalid("本文を入力してください。")
+
+
+def triggered_message_update(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    trigger: str,
+    enabled: bool,
+    template: str,
+    days_before: int | None = None,
+) -> TriggeredMessage:
+    """HQ switches a triggered message on/off and edits its text; audited in the same
+    transaction. Raises ``TemplateInvalid`` (nothing written) for a bad template."""
+    if trigger not in Trigger.values:
+        raise ValueError(f"unknown trigger {trigger}")
+    template_check(trigger=trigger, template=template)
+    with transaction.atomic():
+        setting = TriggeredMessage.objects.select_for_update().filter(trigger=trigger).first()
+        before = audit_snapshot(setting) if setting is not None else None
+        if setting is None:
+            setting = TriggeredMessage(trigger=trigger, days_before=DEFAULT_DAYS_BEFORE)
+        setting.enabled = enabled
+        setting.template = template
+        if days_before is not None:
+            setting.days_before = days_before
+        setting.full_clean()
+        setting.save()
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE if before is not None else AuditAction.CREATE,
+            target=setting,
+            before=before,
+            after=audit_snapshot(setting),
+        )
+    return setting
+
+
+def triggered_messages() -> list[TriggeredMessage]:
+    """Every trigger's settings, in the order of ``Trigger`` (defaults for missing rows)."""
+    rows = {row.trigger: row for row in TriggeredMessage.objects.all()}
+    return [
+        rows.get(trigger)
+        or TriggeredMessage(
+            trigger=trigger,
+            template=DEFAULT_TEMPLATES[trigger],
+            days_before=DEFAULT_DAYS_BEFORE,
+        )
+        for trigger in Trigger.values
+    ]
 
 
 def template_render(*, trigger: str, template: str, values: Mapping[str, object]) -> str:

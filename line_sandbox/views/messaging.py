@@ -38,6 +38,7 @@ def push(request: HttpRequest) -> dict:
 
 @line_endpoint(methods=("POST",), retry_key=True)
 def multicast(request: HttpRequest) -> dict:
+    channel.multicast_rate_check()
     body = json_body(request)
     return _send_with_optional_retry_key(
         request,

@@ -441,3 +441,26 @@ def test_broadcast_reaches_friends_only(sandbox, friend):
 
     assert selectors.messages_received(friend) == [{"type": "text", "text": "全員へ"}]
     assert selectors.messages_received(stranger) == []
+
+
+def test_multicast_over_the_channel_rate_limit_answers_429(line_client, friend_row, settings):
+    """LINE allows 200 multicasts a second per channel (lowered here), then answers 429."""
+    import time_machine
+
+    settings.LINE_SANDBOX_MULTICAST_PER_SECOND = 2
+    body = {"to": [friend_row.user_id], "messages": [{"type": "text", "text": "x"}]}
+
+    with time_machine.travel("2026-07-01 12:00:00+09:00", tick=False):
+        statuses = [
+            line_client.api("POST", "/v2/bot/message/multicast", json=body).status_code
+            for _ in range(3)
+        ]
+        over = line_client.api("POST", "/v2/bot/message/multicast", json=body)
+    with time_machine.travel("2026-07-01 12:00:02+09:00", tick=False):
+        later = line_client.api("POST", "/v2/bot/message/multicast", json=body)
+
+    assert statuses == [200, 200, 429]
+    assert over.status_code == 429
+    assert over.json() == {"message": "The API rate limit has been exceeded. Try again later."}
+    assert later.status_code == 200
+    assert SandboxMessage.objects.filter(direction="bot").count() == 3
