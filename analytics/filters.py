@@ -4,6 +4,7 @@ import datetime
 from collections.abc import Mapping
 
 from analytics.selectors import DashboardFilter
+from common.periods import PeriodInvalid, query_period
 from hq.roles import HqAccess
 from pos_bridge.models import Store
 
@@ -24,18 +25,6 @@ class DashboardStoreForbidden(DashboardFilterInvalid):
     status = 403
 
 
-def _day(query: Mapping[str, str], name: str, label: str) -> datetime.date | None:
-    raw = (query.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return datetime.date.fromisoformat(raw)
-    except ValueError as exc:
-        raise DashboardFilterInvalid(
-            f"{label}は YYYY-MM-DD の形式で入力してください（入力: {raw[:20]}）"
-        ) from exc
-
-
 def dashboard_filter_from_query(
     *, query: Mapping[str, str], access: HqAccess, today: datetime.date
 ) -> DashboardFilter:
@@ -45,8 +34,12 @@ def dashboard_filter_from_query(
     ``DashboardStoreForbidden``. Bad dates or an unknown store raise
     ``DashboardFilterInvalid`` with a message for the page.
     """
-    date_to = _day(query, "to", "終了日") or today
-    date_from = _day(query, "from", "開始日") or date_to - datetime.timedelta(days=DEFAULT_DAYS - 1)
+    try:
+        date_from, date_to = query_period(query)
+    except PeriodInvalid as exc:
+        raise DashboardFilterInvalid(str(exc)) from exc
+    date_to = date_to or today
+    date_from = date_from or date_to - datetime.timedelta(days=DEFAULT_DAYS - 1)
     if date_from > date_to:
         raise DashboardFilterInvalid("開始日は終了日以前の日付にしてください")
     if (date_to - date_from).days + 1 > MAX_DAYS:

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from audit.models import AuditAction, AuditEntry
+from common.periods import PeriodInvalid, day_bounds, query_period
 
 PAGE_SIZE = 50
 # Snapshot keys that hold personal data: masked for viewers who may not see it.
@@ -37,19 +37,11 @@ def audit_filter_parse(query: Any) -> AuditFilter:
     """From ``?actor=&action=&target_type=&from=&to=&before=``; raises AuditFilterInvalid."""
     errors: list[str] = []
 
-    def day(name: str, label: str) -> datetime.date | None:
-        raw = (query.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            return datetime.date.fromisoformat(raw)
-        except ValueError:
-            errors.append(f"{label}は YYYY-MM-DD の形式で入力してください。")
-            return None
-
-    date_from, date_to = day("from", "開始日"), day("to", "終了日")
-    if date_from and date_to and date_from > date_to:
-        errors.append("開始日は終了日以前の日付にしてください。")
+    date_from = date_to = None
+    try:
+        date_from, date_to = query_period(query)
+    except PeriodInvalid as exc:
+        errors.append(f"{exc}。")
     action = (query.get("action") or "").strip()
     if action and action not in AuditAction.values:
         errors.append("操作の指定が正しくありません。")
@@ -91,12 +83,11 @@ def audit_entries(*, flt: AuditFilter) -> AuditPage:
         qs = qs.filter(action=flt.action)
     if flt.target_type:
         qs = qs.filter(target_type=flt.target_type)
-    if flt.date_from:
-        start = datetime.datetime.combine(flt.date_from, datetime.time.min)
-        qs = qs.filter(occurred_at__gte=timezone.make_aware(start))
-    if flt.date_to:
-        end = datetime.datetime.combine(flt.date_to + datetime.timedelta(days=1), datetime.time.min)
-        qs = qs.filter(occurred_at__lt=timezone.make_aware(end))
+    start, end = day_bounds(flt.date_from, flt.date_to)
+    if start:
+        qs = qs.filter(occurred_at__gte=start)
+    if end:
+        qs = qs.filter(occurred_at__lt=end)
     if flt.before is not None:
         qs = qs.filter(id__lt=flt.before)
     rows = list(qs[: PAGE_SIZE + 1])

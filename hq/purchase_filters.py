@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from common.periods import PeriodInvalid, day_bounds, query_period
 from membership.errors import CardNumberInvalid
 from membership.services.members import card_number_normalize
 from pos_bridge.models import Store
@@ -135,15 +136,7 @@ class PurchaseFilter:
 
     def time_range(self) -> tuple[datetime.datetime | None, datetime.datetime | None]:
         """[start, end) as aware datetimes in the current time zone."""
-        start = end = None
-        if self.date_from:
-            start = timezone.make_aware(
-                datetime.datetime.combine(self.date_from, datetime.time.min)
-            )
-        if self.date_to:
-            next_day = self.date_to + datetime.timedelta(days=1)
-            end = timezone.make_aware(datetime.datetime.combine(next_day, datetime.time.min))
-        return start, end
+        return day_bounds(self.date_from, self.date_to)
 
     def query_string_items(self) -> list[tuple[str, str]]:
         """The filter as query parameters (for CSV links and paging)."""
@@ -170,17 +163,11 @@ def purchase_filter_parse(query: Any, *, today: datetime.date | None = None) -> 
     today = today or timezone.localdate()
     errors: list[str] = []
 
-    def day(name: str, label: str) -> datetime.date | None:
-        raw = (query.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            return datetime.date.fromisoformat(raw)
-        except ValueError:
-            errors.append(f"{label}は YYYY-MM-DD の形式で入力してください。")
-            return None
-
-    date_from, date_to = day("from", "開始日"), day("to", "終了日")
+    date_from = date_to = None
+    try:
+        date_from, date_to = query_period(query)
+    except PeriodInvalid as exc:
+        errors.append(f"{exc}。")
     try:
         conditions = purchase_conditions_parse(query)
     except FilterInvalid as exc:
@@ -188,8 +175,6 @@ def purchase_filter_parse(query: Any, *, today: datetime.date | None = None) -> 
         conditions = PurchaseConditions()
     if errors:
         raise FilterInvalid(errors)
-    if date_from and date_to and date_from > date_to:
-        raise FilterInvalid(["開始日は終了日以前の日付にしてください。"])
     if not conditions.narrows_to_member_or_receipt:
         if date_to is None:
             date_to = today if date_from is None else date_from + _span(PERIOD_DEFAULT_DAYS)

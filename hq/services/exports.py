@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from common.periods import PeriodInvalid, day_bounds, query_period
 from hq.purchase_filters import (
     FilterInvalid,
     PurchaseConditions,
@@ -54,18 +55,10 @@ class ExportFilter:
         (``card``, ``receipt``, ``amount_min``, ``amount_max``, ``member``); raises
         ExportFilterInvalid."""
 
-        def day(name: str) -> datetime.date | None:
-            raw = (query.get(name) or "").strip()
-            if not raw:
-                return None
-            try:
-                return datetime.date.fromisoformat(raw)
-            except ValueError as exc:
-                raise ExportFilterInvalid(f"{name}: 日付は YYYY-MM-DD で指定してください") from exc
-
-        date_from, date_to = day("from"), day("to")
-        if date_from and date_to and date_from > date_to:
-            raise ExportFilterInvalid("from は to 以前の日付にしてください")
+        try:
+            date_from, date_to = query_period(query)
+        except PeriodInvalid as exc:
+            raise ExportFilterInvalid(str(exc)) from exc
         try:
             purchase = purchase_conditions_parse(query)
         except FilterInvalid as exc:
@@ -79,15 +72,7 @@ class ExportFilter:
 
     def time_range(self) -> tuple[datetime.datetime | None, datetime.datetime | None]:
         """[start, end) as aware datetimes in the current time zone."""
-        start = end = None
-        if self.date_from:
-            start = timezone.make_aware(
-                datetime.datetime.combine(self.date_from, datetime.time.min)
-            )
-        if self.date_to:
-            next_day = self.date_to + datetime.timedelta(days=1)
-            end = timezone.make_aware(datetime.datetime.combine(next_day, datetime.time.min))
-        return start, end
+        return day_bounds(self.date_from, self.date_to)
 
 
 def csv_safe(value: Any) -> Any:
