@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db import transaction
 from django.http import HttpRequest
 
-from audit.models import AuditAction, AuditEntry
+from audit.models import AuditAction, AuditEntry, LoginFailure
 from audit.services import audit_record, audit_snapshot
 from common.admin import ReadOnlyAdmin
 
@@ -67,4 +67,11 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["occurred_at", "actor_username", "action", "target_type", "target_repr"]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_username", "target_repr", "target_id", "reason"]
+    show_full_result_count = False
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(ReadOnlyAdmin):
+    list_display = ["attempted_at", "username", "ip"]
+    search_fields = ["username", "ip"]
     show_full_result_count = False

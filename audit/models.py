@@ -68,3 +68,25 @@ class AuditEntry(models.Model):
             for name in sorted(set(before) | set(after))
             if before.get(name) != after.get(name)
         ]
+
+
+class LoginFailure(models.Model):
+    """A failed password login (admin, HQ, staff scanner): what the login throttle counts.
+
+    Kept apart from ``AuditEntry``: these are written by anyone on the internet, not by HQ.
+    """
+
+    username = models.CharField(max_length=150)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    attempted_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("ログイン失敗")
+        verbose_name_plural = _("ログイン失敗")
+        indexes = [
+            models.Index(fields=["username", "attempted_at"], name="loginfailure_user_time"),
+            models.Index(fields=["ip", "attempted_at"], name="loginfailure_ip_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.ip or '-'}"

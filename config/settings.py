@@ -99,6 +99,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's password login, refused while an account or address is guessing (audit/).
+AUTHENTICATION_BACKENDS = ["audit.login_throttle.ThrottledModelBackend"]
+
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",

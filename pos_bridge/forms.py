@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from audit.login_throttle import login_throttled
 from pos_bridge.models import StaffMember
 
 # A sale above this is a keying error (an extra zero or two), not a purchase.
@@ -33,10 +34,21 @@ class StaffAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
+        "throttled": _(
+            "ログインの失敗が続いたため、しばらくログインできません。"
+            "15分ほど待ってからもう一度お試しください。"
+        ),
         "not_staff": _(
             "このアカウントは店舗スタッフとして登録されていません。本部に確認してください。"
         ),
     }
+
+    def clean(self) -> dict[str, Any]:
+        # The backend refuses throttled logins anyway; here the cashier learns why.
+        username = self.cleaned_data.get("username") or ""
+        if login_throttled(username=username, request=self.request):
+            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
+        return super().clean()
 
     def confirm_login_allowed(self, user: Any) -> None:
         super().confirm_login_allowed(user)
