@@ -3,12 +3,14 @@
 import datetime
 from dataclasses import dataclass
 
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     Exists,
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -138,20 +140,33 @@ def segment_members(
     criteria: SegmentCriteria,
     today: datetime.date | None = None,
     marketing: bool = True,
+    after_member_id: int | None = None,
 ) -> QuerySet[Member]:
     """The members a segment selects: active, linked to a LINE friend who has not blocked the
     account (and, for ``marketing``, has not opted out), matching every criterion set.
 
-    The one place a segment becomes SQL. Per-member facts (purchases, items, lots) are
-    correlated ``EXISTS``/aggregate subqueries on indexed columns (purchase_member_time,
+    The one place a segment becomes SQL. The friend is an inner join (a member has at most
+    one), so ``line_friend__user_id`` in ``values()`` reuses it. Per-member facts (purchases,
+    items, lots) are correlated ``EXISTS``/aggregate subqueries, or one grouped ``IN`` for
+    purchase totals, on indexed columns (purchase_member_time_cover,
     pointlot_open_by_expiry), so the database does the work in one statement however many
     members there are; nothing iterates members in Python.
+
+    ``after_member_id`` keeps only members with a larger id, and says so to the friend join
+    and to every subquery as well: the background job pages through a segment 500 members at
+    a time, and PostgreSQL does not carry ``member.id > N`` over to a join or subquery on
+    ``member_id`` by itself, so without it a merge join rescans every friend (or purchase)
+    below the cursor for each batch and the job slows down as it goes (measured in
+    bench/bench_segments.py).
     """
     today = today or timezone.localdate()
-    friend = LineFriend.objects.filter(member=OuterRef("pk"), is_blocked=False)
+    members = Member.objects.filter(status=MemberStatus.ACTIVE, line_friend__is_blocked=False)
     if marketing:
-        friend = friend.filter(marketing_opt_in=True)
-    members = Member.objects.filter(status=MemberStatus.ACTIVE).filter(Exists(friend))
+        members = members.filter(line_friend__marketing_opt_in=True)
+    after: dict[str, int] = {}
+    if after_member_id is not None:
+        members = members.filter(pk__gt=after_member_id, line_friend__member_id__gt=after_member_id)
+        after = {"member_id__gt": after_member_id}
 
     if criteria.tier_ids:
         members = members.filter(tier_id__in=criteria.tier_ids)
@@ -167,17 +182,14 @@ def segment_members(
         members = members.filter(joined_on__gte=criteria.joined_from)
     if criteria.joined_to is not None:
         members = members.filter(joined_on__lte=criteria.joined_to)
-    if criteria.linked_from is not None or criteria.linked_to is not None:
-        linked = LineFriend.objects.filter(member=OuterRef("pk"))
-        if criteria.linked_from is not None:
-            linked = linked.filter(linked_at__gte=_day_start(criteria.linked_from))
-        if criteria.linked_to is not None:
-            linked = linked.filter(
-                linked_at__lt=_day_start(criteria.linked_to + datetime.timedelta(days=1))
-            )
-        members = members.filter(Exists(linked))
+    if criteria.linked_from is not None:
+        members = members.filter(line_friend__linked_at__gte=_day_start(criteria.linked_from))
+    if criteria.linked_to is not None:
+        members = members.filter(
+            line_friend__linked_at__lt=_day_start(criteria.linked_to + datetime.timedelta(days=1))
+        )
 
-    own_purchases = Purchase.objects.filter(member=OuterRef("pk"))
+    own_purchases = Purchase.objects.filter(member=OuterRef("pk"), **after)
     # The last purchase falls in [from, to]: one purchase in the range and none after it.
     if criteria.last_purchase_from is not None or criteria.last_purchase_to is not None:
         in_range = own_purchases
@@ -195,40 +207,69 @@ def segment_members(
         window = window.filter(occurred_at__gte=since)
     # A purchase refunded in full is no visit and no spend; a partial refund lowers spend.
     counted = window.filter(refunded_amount__lt=F("total"))
-    if criteria.purchase_count_min is not None or criteria.purchase_count_max is not None:
-        count = Coalesce(
-            Subquery(
-                counted.order_by().values("member").annotate(n=Count("pk")).values("n")[:1],
-                output_field=IntegerField(),
-            ),
-            Value(0),
+    if (criteria.purchase_count_min or 0) > 0 or (criteria.spend_min or 0) > 0:
+        # Only members with purchases in the window can qualify: one pass over the
+        # window's purchases grouped by member (an index-only scan of
+        # purchase_member_time_cover, which carries total and refunded_amount), instead of
+        # two aggregate subqueries per linked member (1.6 s for 370,000 linked members;
+        # see bench/README.md).
+        in_window = Purchase.objects.filter(member__isnull=False, **after)
+        if criteria.window_days is not None:
+            in_window = in_window.filter(occurred_at__gte=since)
+        totals = (
+            in_window.order_by()
+            .values("member")
+            .annotate(
+                segment_n=Count("total", filter=Q(refunded_amount__lt=F("total"))),
+                segment_s=Sum(F("total") - F("refunded_amount")),
+            )
         )
-        members = members.annotate(segment_purchase_count=count)
-        if criteria.purchase_count_min is not None:
-            members = members.filter(segment_purchase_count__gte=criteria.purchase_count_min)
+        for name, low, high in (
+            ("segment_n", criteria.purchase_count_min, criteria.purchase_count_max),
+            ("segment_s", criteria.spend_min, criteria.spend_max),
+        ):
+            if low is not None:
+                totals = totals.filter(**{f"{name}__gte": low})
+            if high is not None:
+                totals = totals.filter(**{f"{name}__lte": high})
+        members = members.filter(pk__in=totals.values("member"))
+    elif criteria.purchase_count_max == 0:
+        # "No purchase in the window" (lapsed customers): an anti-join. Their spend in the
+        # window is 0 (only purchases refunded in full, if any), so a spend_max holds too.
+        members = members.filter(~Exists(counted))
+    else:
+        # Zero purchases may qualify ("at most N"): per member, missing counts as 0.
         if criteria.purchase_count_max is not None:
-            members = members.filter(segment_purchase_count__lte=criteria.purchase_count_max)
-    if criteria.spend_min is not None or criteria.spend_max is not None:
-        spend = Coalesce(
-            Subquery(
-                window.order_by()
-                .values("member")
-                .annotate(s=Sum(F("total") - F("refunded_amount")))
-                .values("s")[:1],
-                output_field=IntegerField(),
-            ),
-            Value(0),
-        )
-        members = members.annotate(segment_spend=spend)
-        if criteria.spend_min is not None:
-            members = members.filter(segment_spend__gte=criteria.spend_min)
+            count = Coalesce(
+                Subquery(
+                    counted.order_by().values("member").annotate(n=Count("pk")).values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            )
+            members = members.annotate(segment_purchase_count=count).filter(
+                segment_purchase_count__lte=criteria.purchase_count_max
+            )
         if criteria.spend_max is not None:
-            members = members.filter(segment_spend__lte=criteria.spend_max)
+            spend = Coalesce(
+                Subquery(
+                    window.order_by()
+                    .values("member")
+                    .annotate(s=Sum(F("total") - F("refunded_amount")))
+                    .values("s")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            )
+            members = members.annotate(segment_spend=spend).filter(
+                segment_spend__lte=criteria.spend_max
+            )
     if criteria.store_ids:
         members = members.filter(Exists(counted.filter(store_id__in=criteria.store_ids)))
     if criteria.categories:
         items = PurchaseItem.objects.filter(
             purchase__member=OuterRef("pk"),
+            **{f"purchase__{name}": value for name, value in after.items()},
             purchase__refunded_amount__lt=F("purchase__total"),
             category__in=criteria.categories,
         )
@@ -243,6 +284,7 @@ def segment_members(
     if criteria.expiring_within_days is not None:
         lots = PointLot.objects.filter(
             member=OuterRef("pk"),
+            **after,
             remaining__gt=0,
             expires_on__gte=today,
             expires_on__lte=today + datetime.timedelta(days=criteria.expiring_within_days),
@@ -251,8 +293,38 @@ def segment_members(
     return members
 
 
+def _reads_purchases_in_bulk(criteria: SegmentCriteria) -> bool:
+    """Whether the segment's SQL joins a set computed from many purchases (the grouped
+    totals, or the purchases at the chosen stores / of the chosen categories)."""
+    return bool(
+        (criteria.purchase_count_min or 0) > 0
+        or (criteria.spend_min or 0) > 0
+        or criteria.store_ids
+        or criteria.categories
+    )
+
+
 def segment_count(*, criteria: SegmentCriteria, today: datetime.date | None = None) -> int:
-    return segment_members(criteria=criteria, today=today).count()
+    """How many members the segment selects now (the live count on the segment form).
+
+    On PostgreSQL, a segment that joins a set computed from purchases is counted without
+    parallel workers: in a parallel plan each worker computes that set again in full
+    (EXPLAIN ANALYZE shows the aggregate with loops=3), which on a small database server
+    costs more than it gains (spend >= 30,000 in 365 days with 1,000,000 members: ~1.1 s
+    parallel, ~0.65 s without; bench/README.md). Other segments keep the planner's choice.
+    """
+    members = segment_members(criteria=criteria, today=today)
+    if connection.vendor != "postgresql" or not _reads_purchases_in_bulk(criteria):
+        return members.count()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+        (previous,) = cursor.fetchone()
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        count = members.count()
+        # Inside a caller's transaction, the rest of it plans as before (on an error the
+        # rollback to the savepoint undoes the SET LOCAL by itself).
+        cursor.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", [previous])
+    return count
 
 
 # --- delivery report ---------------------------------------------------------------------------

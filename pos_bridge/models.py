@@ -144,7 +144,13 @@ class Purchase(models.Model):
         verbose_name = _("購入")
         verbose_name_plural = _("購入")
         indexes = [
-            models.Index(fields=["member", "occurred_at"], name="purchase_member_time"),
+            # Segments aggregate a member's spend in a window (broadcasts.selectors): the
+            # included columns let PostgreSQL answer from the index alone.
+            models.Index(
+                fields=["member", "occurred_at"],
+                include=["total", "refunded_amount"],
+                name="purchase_member_time_cover",
+            ),
             models.Index(fields=["store", "occurred_at"], name="purchase_store_time"),
             # HQ purchase lists over all stores: a period and keyset paging on (time, id).
             models.Index(fields=["occurred_at", "id"], name="purchase_time"),

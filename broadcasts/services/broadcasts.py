@@ -278,8 +278,11 @@ def broadcast_queue_next_batch(*, broadcast_id: int, now: datetime.datetime) -> 
         # run happens on, so relative criteria ("last 90 days") stay the same throughout.
         today = timezone.localdate(broadcast.started_at or now)
         rows = list(
-            segment_members(criteria=segment_criteria(segment=broadcast.segment), today=today)
-            .filter(pk__gt=broadcast.cursor_member_id)
+            segment_members(
+                criteria=segment_criteria(segment=broadcast.segment),
+                today=today,
+                after_member_id=broadcast.cursor_member_id,
+            )
             .order_by("pk")
             .values_list("pk", "line_friend__user_id")[:MULTICAST_MAX_RECIPIENTS]
         )

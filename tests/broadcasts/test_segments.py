@@ -13,7 +13,12 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEntry
 from broadcasts.models import Segment
-from broadcasts.selectors import SegmentCriteria, segment_count, segment_criteria
+from broadcasts.selectors import (
+    SegmentCriteria,
+    segment_count,
+    segment_criteria,
+    segment_members,
+)
 from line_messaging.models import LineFriend
 from membership.models import Member, MemberStatus, PointEntry, PointLot
 from pos_bridge.models import Purchase, PurchaseItem
@@ -207,6 +212,12 @@ CASES: list[dict[str, Any]] = [
     {"expiring_within_days": 30},
     {"genders": ("",), "prefectures": ("",)},
     {"tiers": ["regular"], "stores": ["shibuya", "umeda"], "expiring_within_days": 60},
+    # Grouped purchase totals with an upper bound too, and an explicit 0 lower bound (members
+    # without purchases qualify).
+    {"window_days": 180, "purchase_count_min": 1, "spend_max": 8000},
+    {"purchase_count_min": 0, "spend_min": 0, "spend_max": 20000, "linked_to": TODAY},
+    {"window_days": 365, "spend_min": 1, "purchase_count_max": 2, "categories": ("food",)},
+    {"window_days": 90, "purchase_count_max": 0, "spend_max": 100},
 ]
 
 
@@ -228,6 +239,31 @@ def test_segment_count_matches_a_reference_computation(world, case):
     expected = reference_ids(criteria, TODAY)
 
     assert segment_count(criteria=criteria, today=TODAY) == len(expected)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_paging_after_a_member_id_yields_the_whole_segment_once(world, case):
+    """The background job pages with ``after_member_id`` (pushed into every subquery)."""
+    criteria = _criteria(case, world)
+    everyone = list(
+        segment_members(criteria=criteria, today=TODAY).order_by("pk").values_list("pk", flat=True)
+    )
+    paged: list[int] = []
+    cursor = 0
+    while True:
+        page = list(
+            segment_members(criteria=criteria, today=TODAY, after_member_id=cursor)
+            .order_by("pk")
+            .values_list("pk", "line_friend__user_id")[:7]
+        )
+        if not page:
+            break
+        assert all(user_id for _pk, user_id in page)
+        paged += [pk for pk, _user_id in page]
+        cursor = page[-1][0]
+
+    assert paged == everyone
+    assert len(everyone) == segment_count(criteria=criteria, today=TODAY)
 
 
 def test_the_fixtures_exercise_the_filters(world):
