@@ -17,6 +17,7 @@ from line_sandbox.models import FriendStatus, SandboxUser
 from membership.models import Member
 from pos_bridge.models import StaffRole, Store
 from pos_bridge.services.staff import staff_member_create
+from tests.line_messaging.conftest import line  # noqa: F401 - the LINE sandbox fixture
 
 _usernames = itertools.count(1)
 _cards = itertools.count(70_000_001)
@@ -116,18 +117,3 @@ def bulk_members(n: int, **fields: Any) -> list[Member]:
     rows = [Member(card_number=str(next(_cards)), name="会員", **fields) for _ in range(n)]
     Member.objects.bulk_create(rows, batch_size=500)
     return list(Member.objects.filter(card_number__in=[m.card_number for m in rows]).order_by("pk"))
-
-
-@pytest.fixture
-def line(live_server, settings):
-    """Point every LINE URL at the sandbox served by the live server."""
-    base = f"{live_server.url}/line-sandbox"
-    settings.SITE_URL = live_server.url
-    settings.LINE_API_BASE_URL = f"{base}/api"
-    settings.LINE_API_DATA_BASE_URL = f"{base}/api-data"
-    settings.LINE_ACCESS_BASE_URL = f"{base}/access"
-    settings.LINE_SANDBOX_WEBHOOK_URL = f"{live_server.url}/line/webhook"
-    settings.LINE_CHANNEL_SECRET = "sandbox-channel-secret-0123456789abcdef"
-    settings.LINE_CHANNEL_ACCESS_TOKEN = "sandbox-channel-access-token"
-    settings.LINE_BACKOFF_SCALE = 0
-    return live_server
