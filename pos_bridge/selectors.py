@@ -2,22 +2,42 @@
 
 import datetime
 
-from django.db.models import F, Q, Sum
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
+from common import rowsql
 from membership.models import Member
 from pos_bridge.models import Purchase, Terminal
 
 TIER_WINDOW = datetime.timedelta(days=365)
 
 
+@rowsql.statement
+def _spend_sql() -> str:
+    return (
+        f"SELECT SUM(total - refunded_amount) FROM {rowsql.table(Purchase)}"  # noqa: S608
+        " WHERE member_id = %s AND occurred_at > %s AND occurred_at <= %s"
+    )
+
+
 def member_spend_12m(*, member: Member, at: datetime.datetime | None = None) -> int:
-    """Tax-included spend net of refunds over the 365 days up to ``at`` (default now)."""
+    """Tax-included spend net of refunds over the 365 days up to ``at`` (default now).
+
+    Runs on every member purchase and refund, so it is plain SQL (see ``common.rowsql``);
+    the covering index ``purchase_member_time_cover`` answers it without reading the table.
+    """
     at = at or timezone.now()
-    spend = Purchase.objects.filter(
-        member=member, occurred_at__gt=at - TIER_WINDOW, occurred_at__lte=at
-    ).aggregate(spend=Sum(F("total") - F("refunded_amount")))["spend"]
-    return spend or 0
+    field = Purchase._meta.get_field("occurred_at")
+    spend = rowsql.fetch_value(
+        _spend_sql(),
+        [
+            member.pk,
+            field.get_db_prep_value(at - TIER_WINDOW, connection),
+            field.get_db_prep_value(at, connection),
+        ],
+    )
+    return int(spend or 0)
 
 
 def purchase_for_terminal(*, terminal: Terminal, purchase_id: int) -> Purchase | None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record, audit_snapshot
+from common import rowsql
 from line_messaging.messages import Message, text
 from line_messaging.models import ExpiryReminder, LineFriend, Trigger, TriggeredMessage
 from line_messaging.services.outbox import outbox_message
@@ -163,11 +164,19 @@ def _date(day: datetime.date) -> str:
 
 
 def _recipient(member: Member) -> str | None:
-    """The LINE user ID to message for the member: linked and not blocked, else None."""
+    """The LINE user ID to message for the member: linked and not blocked, else None.
+
+    Asked on every member purchase, so it is plain SQL (see ``common.rowsql``).
+    """
+    user_id: str | None = rowsql.fetch_value(_recipient_sql(), [member.pk])
+    return user_id
+
+
+@rowsql.statement
+def _recipient_sql() -> str:
     return (
-        LineFriend.objects.filter(member=member, is_blocked=False)
-        .values_list("user_id", flat=True)
-        .first()
+        f"SELECT user_id FROM {rowsql.table(LineFriend)}"  # noqa: S608
+        " WHERE member_id = %s AND NOT is_blocked ORDER BY id LIMIT 1"
     )
 
 

@@ -16,8 +16,10 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
+from common import rowsql
 from membership.errors import (
     CardCodeExpired,
     CardCodeUsed,
@@ -27,7 +29,7 @@ from membership.errors import (
 )
 from membership.models import CardCode, Member, MemberStatus
 from membership.services.members import card_number_normalize
-from membership.services.points import member_lock, members_for_update
+from membership.services.points import member_lock, member_lock_by_card_number
 
 CARD_CODE_PREFIX = "MC"
 _NONCE_BYTES = 10  # 80 bits of unguessable content
@@ -112,10 +114,13 @@ def card_resolve(
         nonce = _decode(card)
         if nonce is None:
             raise CardNotFound()
-        codes = CardCode.objects.select_related("member", "member__tier")
-        if for_update:
-            codes = codes.select_for_update(of=("self",))
-        card_code = codes.filter(secret_hash=_secret_hash(nonce)).first()
+        card_code = (
+            _card_code_lock(_secret_hash(nonce))
+            if for_update
+            else CardCode.objects.select_related("member", "member__tier")
+            .filter(secret_hash=_secret_hash(nonce))
+            .first()
+        )
         if card_code is None:
             raise CardNotFound()
         if card_code.used_at is not None:
@@ -128,8 +133,11 @@ def card_resolve(
             number = card_number_normalize(card)
         except CardNumberInvalid as exc:
             raise CardNotFound() from exc
-        members = members_for_update() if for_update else Member.objects.select_related("tier")
-        member_or_none = members.filter(card_number=number).first()
+        member_or_none = (
+            member_lock_by_card_number(number)
+            if for_update
+            else Member.objects.select_related("tier").filter(card_number=number).first()
+        )
         if member_or_none is None:
             raise CardNotFound()
         member, card_code = member_or_none, None
@@ -138,10 +146,44 @@ def card_resolve(
     return ResolvedCard(member=member, card_code=card_code)
 
 
+_CARD_CODE = rowsql.RowReader(CardCode, "c")
+
+
+@rowsql.statement
+def _card_code_lock_sql() -> str:
+    return (
+        f"SELECT {_CARD_CODE.columns} FROM {rowsql.table(CardCode)} c"  # noqa: S608
+        f" WHERE c.secret_hash = %s{rowsql.for_update_of('c')}"
+    )
+
+
+def _card_code_lock(secret_hash: str) -> CardCode | None:
+    # Plain SQL on the purchase path (see common.rowsql); the member is locked after it.
+    card_code: CardCode | None = _CARD_CODE.fetch_first(_card_code_lock_sql(), [secret_hash])
+    return card_code
+
+
+@rowsql.statement
+def _consume_sql() -> str:
+    return (
+        f"UPDATE {rowsql.table(CardCode)} SET used_at = %s, used_for = %s"  # noqa: S608
+        " WHERE id = %s AND used_at IS NULL"
+    )
+
+
 def card_code_consume(*, card_code: CardCode, used_for: str) -> None:
     """Mark a code used. The conditional UPDATE makes a second use lose even without a lock."""
-    updated = CardCode.objects.filter(pk=card_code.pk, used_at__isnull=True).update(
-        used_at=timezone.now(), used_for=used_for
+    card_code.used_at = timezone.now()
+    card_code.used_for = used_for
+    updated = rowsql.execute(
+        _consume_sql(),
+        [
+            CardCode._meta.get_field("used_at").get_db_prep_save(
+                card_code.used_at, connection=connection
+            ),
+            used_for,
+            card_code.pk,
+        ],
     )
     if updated != 1:
         raise CardCodeUsed()

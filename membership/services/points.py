@@ -11,13 +11,23 @@ Rules every function here keeps:
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from common import rowsql
 from membership.errors import PointsAmountInvalid, PointsInsufficient
-from membership.models import EntryKind, LotConsumption, Member, PointEntry, PointLot, PointProgram
+from membership.models import (
+    EntryKind,
+    LotConsumption,
+    Member,
+    PointEntry,
+    PointLot,
+    PointProgram,
+    Tier,
+)
 from membership.services.rules_cache import earning_rules
 
 
@@ -36,18 +46,54 @@ def lot_expiry(
 
 
 def members_for_update() -> QuerySet[Member]:
-    """Members, locked for the rest of the current transaction when read: the one place the
-    member row lock is taken, whether a caller finds the member by id or by card number."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("member rows can only be locked inside transaction.atomic()")
+    """Members, locked for the rest of the current transaction when read, for callers that
+    need a QuerySet. The purchase path uses ``member_lock`` and ``member_lock_by_card_number``,
+    which take the same lock without the ORM's compile cost."""
+    _require_transaction()
     # of=("self",): lock only the member row, not its tier (PostgreSQL refuses FOR UPDATE on
     # the nullable side of the join); the tier comes along so callers need no extra query.
     return Member.objects.select_for_update(of=("self",)).select_related("tier")
 
 
+def _require_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("member rows can only be locked inside transaction.atomic()")
+
+
+_MEMBER_WITH_TIER = rowsql.RowReader(Member, "m", related="tier", related_alias="t")
+
+
+@rowsql.statement
+def _member_lock_sql(column: str) -> str:
+    return (
+        f"SELECT {_MEMBER_WITH_TIER.columns} FROM {rowsql.table(Member)} m"  # noqa: S608
+        f" LEFT JOIN {rowsql.table(Tier)} t ON t.id = m.tier_id"
+        f" WHERE m.{column} = %s{rowsql.for_update_of('m')}"
+    )
+
+
+def _member_locked_where(column: str, value: object) -> Member | None:
+    # The one place the member row lock is taken in SQL: it locks the member row only, and
+    # reads the tier along with it, as members_for_update does.
+    _require_transaction()
+    member: Member | None = _MEMBER_WITH_TIER.fetch_first(_member_lock_sql(column), [value])
+    return member
+
+
 def member_lock(member_id: int) -> Member:
-    """Lock a member row for the rest of the current transaction and return it fresh."""
-    return members_for_update().get(pk=member_id)
+    """Lock a member row for the rest of the current transaction and return it fresh.
+
+    Raises ``Member.DoesNotExist`` for an unknown id.
+    """
+    member = _member_locked_where("id", member_id)
+    if member is None:
+        raise Member.DoesNotExist(f"member {member_id} does not exist")
+    return member
+
+
+def member_lock_by_card_number(card_number: str) -> Member | None:
+    """As ``member_lock``, finding the member by its (normalised) card number; None if unknown."""
+    return _member_locked_where("card_number", card_number)
 
 
 @dataclass(frozen=True)
@@ -64,6 +110,12 @@ def _existing(idempotency_key: str) -> PointEntry | None:
     return PointEntry.objects.filter(idempotency_key=idempotency_key).first()
 
 
+@rowsql.statement
+def _balance_add_sql() -> str:
+    table = rowsql.table(Member)
+    return f"UPDATE {table} SET points_balance = points_balance + %s WHERE id = %s"  # noqa: S608
+
+
 def _append(
     *,
     member: Member,
@@ -76,10 +128,10 @@ def _append(
     reason: str,
 ) -> PointEntry:
     member.points_balance += delta
-    # Update by expression as well as in memory: the row is locked, but an F() update makes
+    # Update by expression as well as in memory: the row is locked, but adding in SQL makes
     # the database, not this process, the source of the new value.
-    Member.objects.filter(pk=member.pk).update(points_balance=F("points_balance") + delta)
-    return PointEntry.objects.create(
+    rowsql.execute(_balance_add_sql(), [delta, member.pk])
+    entry = PointEntry(
         member=member,
         kind=kind,
         delta=delta,
@@ -90,6 +142,8 @@ def _append(
         idempotency_key=idempotency_key,
         occurred_at=occurred_at,
     )
+    rowsql.row_insert(entry)
+    return entry
 
 
 def points_credit(
@@ -129,10 +183,34 @@ def points_credit(
         occurred_at=occurred_at,
         reason=reason,
     )
-    PointLot.objects.create(
-        member=member, entry=entry, points=points, remaining=points, expires_on=expires_on
+    rowsql.row_insert(
+        PointLot(member=member, entry=entry, points=points, remaining=points, expires_on=expires_on)
     )
     return Movement(entry, created=True)
+
+
+_LOT = rowsql.RowReader(PointLot, "l")
+
+
+@rowsql.statement
+def _lots_open_sql(expired_only: bool) -> str:
+    expired = " AND l.expires_on < %s" if expired_only else ""
+    return (
+        f"SELECT {_LOT.columns} FROM {rowsql.table(PointLot)} l"  # noqa: S608
+        f" WHERE l.member_id = %s AND l.remaining > 0{expired} ORDER BY l.expires_on, l.id"
+    )
+
+
+def _lots_open(*, member_id: int, expired_before: datetime.date | None = None) -> list[PointLot]:
+    """The member's lots with points left, soonest-expiring first; with ``expired_before``
+    only those whose last valid day is before it. Plain SQL: every redemption reads them."""
+    params: list[Any] = [member_id]
+    if expired_before is not None:
+        field = PointLot._meta.get_field("expires_on")
+        params.append(field.get_db_prep_value(expired_before, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(_lots_open_sql(expired_before is not None), params)
+        return [_LOT.build(row) for row in cursor.fetchall()]
 
 
 def points_debit(
@@ -161,9 +239,7 @@ def points_debit(
     if points > member.points_balance:
         raise PointsInsufficient(balance=member.points_balance, requested=points)
     if lots is None:
-        lots = list(
-            PointLot.objects.filter(member=member, remaining__gt=0).order_by("expires_on", "id")
-        )
+        lots = _lots_open(member_id=member.pk)
     entry = _append(
         member=member,
         kind=kind,
@@ -189,8 +265,9 @@ def points_debit(
         # The cached balance said yes but the lots say no: the ledger is inconsistent.
         # Refuse (the transaction rolls back) rather than write a movement that does not add up.
         raise PointsInsufficient(balance=points - still_needed, requested=points)
-    PointLot.objects.bulk_update([c.lot for c in consumptions], ["remaining"])
-    LotConsumption.objects.bulk_create(consumptions)
+    for consumption in consumptions:
+        rowsql.row_update(consumption.lot, ["remaining"])
+    rowsql.rows_insert(consumptions)
     return Movement(entry, created=True)
 
 
@@ -235,8 +312,7 @@ def points_expire_for_member(*, member: Member, today: datetime.date | None = No
     """
     today = today or timezone.localdate()
     expired = 0
-    due = PointLot.objects.filter(member=member, expires_on__lt=today, remaining__gt=0)
-    for lot in due.order_by("expires_on", "id"):
+    for lot in _lots_open(member_id=member.pk, expired_before=today):
         movement = points_debit(
             member=member,
             points=lot.remaining,

@@ -21,10 +21,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from common import rowsql
 from pos_bridge.errors import (
     IdempotencyKeyInvalid,
     IdempotencyKeyMissing,
@@ -32,7 +32,7 @@ from pos_bridge.errors import (
     IdempotencyRequestInProgress,
     StoreInactive,
 )
-from pos_bridge.models import IdempotencyRecord, IdempotencyState, Terminal
+from pos_bridge.models import IdempotencyRecord, IdempotencyState, Store, Terminal
 
 _KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 
@@ -81,15 +81,7 @@ def idempotent_call(
         with transaction.atomic():
             # Whether the store is open comes fresh with the lock: authentication may have
             # been answered from a cache a few seconds old (``terminal_authenticate``).
-            # Iterated rather than .first(): the pk matches one row, no ORDER BY needed.
-            locked = next(
-                iter(
-                    IdempotencyRecord.objects.select_for_update(of=("self",))
-                    .annotate(store_active=F("terminal__store__active"))
-                    .filter(pk=record.pk)
-                ),
-                None,
-            )
+            locked, store_active = _record_lock(record.pk)
             if locked is None:
                 # Another taker of an abandoned key failed and released it: let the client
                 # retry rather than run without a claim.
@@ -97,18 +89,44 @@ def idempotent_call(
             if locked.state == IdempotencyState.DONE:
                 # A takeover finished while this request waited for the lock.
                 return _stored(locked)
-            if not locked.store_active:
+            if not store_active:
                 raise StoreInactive(store=terminal.store.code)
             response = run()
             locked.state = IdempotencyState.DONE
             locked.response_status = response.status
             locked.response_body = response.body
             locked.completed_at = timezone.now()
-            locked.save(update_fields=["state", "response_status", "response_body", "completed_at"])
+            rowsql.row_update(locked, ["state", "response_status", "response_body", "completed_at"])
             return response
     except BaseException:
         IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyState.IN_PROGRESS).delete()
         raise
+
+
+_RECORD = rowsql.RowReader(IdempotencyRecord, "r")
+
+
+@rowsql.statement
+def _record_lock_sql() -> str:
+    return (
+        f"SELECT {_RECORD.columns}, s.active FROM {rowsql.table(IdempotencyRecord)} r"  # noqa: S608
+        f" JOIN {rowsql.table(Terminal)} t ON t.id = r.terminal_id"
+        f" JOIN {rowsql.table(Store)} s ON s.id = t.store_id"
+        f" WHERE r.id = %s{rowsql.for_update_of('r')}"
+    )
+
+
+def _record_lock(record_id: int) -> tuple[IdempotencyRecord | None, bool]:
+    """Lock the record row; return it (None if gone) and whether its store is active.
+
+    Plain SQL: it runs on every POS write (see ``common.rowsql``).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_record_lock_sql(), [record_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    return _RECORD.build(row), bool(row[-1])
 
 
 def _stored(record: IdempotencyRecord) -> StoredResponse:
@@ -137,10 +155,10 @@ def _claim(
             if transaction.get_connection().in_atomic_block:
                 # Inside a caller's transaction a failed insert must not doom it.
                 with transaction.atomic():
-                    record.save(force_insert=True)
+                    rowsql.row_insert(record)
             else:
                 # One INSERT in autocommit is its own transaction: no BEGIN/COMMIT trips.
-                record.save(force_insert=True)
+                rowsql.row_insert(record)
             return record, None
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(terminal=terminal, key=key).first()

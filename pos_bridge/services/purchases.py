@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common import rowsql
 from line_messaging.services.triggers import (
     ReceiptData,
     trigger_purchase_receipt,
@@ -188,7 +189,7 @@ def _purchase_record_locked(
                 for i in items
             ],
         ).total
-    purchase = Purchase.objects.create(
+    purchase = Purchase(
         store=store,
         terminal=terminal,
         receipt_number=receipt_number,
@@ -199,17 +200,21 @@ def _purchase_record_locked(
         points_redeemed=points_to_redeem,
         points_earned=points_earned,
     )
+    # The hottest statements of the POS path skip the ORM's compiler (see common.rowsql).
+    rowsql.row_insert(purchase)
     if items:
-        PurchaseItem.objects.bulk_create(
-            PurchaseItem(
-                purchase=purchase,
-                sku=i.sku,
-                name=i.name,
-                category=i.category,
-                quantity=i.quantity,
-                unit_price=i.unit_price,
-            )
-            for i in items
+        rowsql.rows_insert(
+            [
+                PurchaseItem(
+                    purchase=purchase,
+                    sku=i.sku,
+                    name=i.name,
+                    category=i.category,
+                    quantity=i.quantity,
+                    unit_price=i.unit_price,
+                )
+                for i in items
+            ]
         )
     if member is None:
         return purchase
