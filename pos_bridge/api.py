@@ -26,6 +26,7 @@ from pos_bridge.schemas import (
     PurchaseOut,
     RefundCreatedOut,
     RefundIn,
+    TerminalOut,
 )
 from pos_bridge.selectors import purchase_for_terminal
 from pos_bridge.services.idempotency import StoredResponse, idempotent_call
@@ -50,6 +51,20 @@ def _terminal(request: HttpRequest) -> Terminal:
 
 def _aware(value: datetime.datetime) -> datetime.datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value)
+
+
+@router.get("/terminal", response={200: TerminalOut, **ERRORS})
+def terminal_show(request: HttpRequest):
+    """Which terminal and store this API key acts for: the check a POS installer runs after
+    entering the key. Reads nothing beyond authentication."""
+    terminal = _terminal(request)
+    return {
+        "terminal_id": terminal.pk,
+        "terminal_name": terminal.name,
+        "store_code": terminal.store.code,
+        "store_name": terminal.store.name,
+        "store_active": terminal.store.active,
+    }
 
 
 @router.post("/cards/resolve", response={200: CardResolveOut, **ERRORS})

@@ -53,8 +53,9 @@ ENDPOINTS = [
     ("post", "/api/pos/v1/purchases/batch", {"purchases": [{"idempotency_key": "k"}]}),
     ("get", "/api/pos/v1/purchases/1", None),
     ("post", "/api/pos/v1/purchases/1/refunds", _refund_body()),
+    ("get", "/api/pos/v1/terminal", None),
 ]
-ENDPOINT_IDS = ["resolve", "purchase", "batch", "get_purchase", "refund"]
+ENDPOINT_IDS = ["resolve", "purchase", "batch", "get_purchase", "refund", "terminal"]
 
 
 def _call(client: Client, method: str, path: str, body, headers: dict):
@@ -131,6 +132,31 @@ def test_revoked_terminal_is_unauthorized(pos, terminal, method, path, body):
 
 def test_valid_key_is_accepted(pos):
     assert pos.purchase(total=100).status_code == 201
+
+
+def test_terminal_endpoint_names_the_terminal_and_store_of_the_key(pos, terminal):
+    response = pos.get("/terminal")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "terminal_id": terminal.terminal.pk,
+        "terminal_name": terminal.terminal.name,
+        "store_code": terminal.terminal.store.code,
+        "store_name": terminal.terminal.store.name,
+        "store_active": True,
+    }
+
+
+def test_terminal_endpoint_tells_the_installer_that_the_store_is_closed(pos, terminal):
+    store = terminal.terminal.store
+    store.active = False
+    store.save()
+
+    response = pos.get("/terminal")
+
+    # Answered (the key is right) but flagged: purchases would be refused as store_inactive.
+    assert response.status_code == 200
+    assert response.json()["store_active"] is False
 
 
 # --- malformed and invalid bodies ------------------------------------------------------------
