@@ -5,6 +5,12 @@ Run against the benchmark database only (``DATABASE_URL`` must name it); started
 
     python bench/bench_django.py seed-members --count 1000 --cards-file cards.txt
     python bench/bench_django.py count-queries --api-key KEY --cards-file cards.txt
+    python bench/bench_django.py profile --api-key KEY --cards-file cards.txt [--top 40]
+
+``profile`` sends purchases straight into the WSGI application in this process (no HTTP,
+no other process competing) and prints the CPU time per purchase; with ``--top`` it also
+prints where that time goes (cProfile, CPU clock). It is how the purchase path's costs
+were found: see ``common/rowsql.py``.
 """
 
 from __future__ import annotations
@@ -98,6 +104,83 @@ def purchase_queries_count(*, api_key: str, cards_file: Path) -> None:
     sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
 
 
+def _wsgi_post(app, *, path: str, body: bytes, headers: dict[str, str]) -> str:
+    """Call the WSGI application as a server would; return the status line."""
+    import io
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json",
+        "HTTP_HOST": "127.0.0.1:8000",
+        **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()},
+    }
+    statuses: list[str] = []
+    response = app(environ, lambda status, _headers: statuses.append(status))
+    b"".join(response)
+    response.close()
+    return statuses[0]
+
+
+def purchases_profile(*, api_key: str, cards_file: Path, count: int, top: int, seed: int) -> None:
+    """CPU per purchase through the WSGI application in this process; optionally a profile."""
+    import cProfile
+    import pstats
+    import time
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from load_driver import purchase_bodies
+
+    app = WSGIHandler()
+    cards = cards_file.read_text(encoding="utf-8").split()
+    warmup = 200
+    bodies = purchase_bodies(
+        count=warmup + 2 * count,
+        run_tag=f"P{os.getpid()}-{int(time.time())}",
+        cards=cards,
+        member_share=0.8,
+        seed=seed,
+    )
+
+    def send(index: int) -> None:
+        key, body = bodies[index]
+        headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": key}
+        status = _wsgi_post(app, path="/api/pos/v1/purchases", body=body, headers=headers)
+        if not status.startswith("201"):
+            raise SystemExit(f"purchase {index} answered {status}")
+
+    for index in range(warmup):
+        send(index)
+    cpu_before, wall_before = time.process_time(), time.perf_counter()
+    for index in range(warmup, warmup + count):
+        send(index)
+    cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
+    report = {
+        "purchases": count,
+        "cpu_ms_per_purchase": round(cpu * 1000 / count, 2),
+        "wall_ms_per_purchase": round(wall * 1000 / count, 2),
+    }
+    sys.stdout.write(json.dumps(report) + "\n")
+    if top:
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        for index in range(warmup + count, warmup + 2 * count):
+            send(index)
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(top)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,11 +191,25 @@ def main(argv: list[str] | None = None) -> int:
     count_parser = commands.add_parser("count-queries")
     count_parser.add_argument("--api-key", required=True)
     count_parser.add_argument("--cards-file", type=Path, required=True)
+    profile_parser = commands.add_parser("profile")
+    profile_parser.add_argument("--api-key", required=True)
+    profile_parser.add_argument("--cards-file", type=Path, required=True)
+    profile_parser.add_argument("--count", type=int, default=1000, help="measured purchases")
+    profile_parser.add_argument("--top", type=int, default=0, help="print the top N functions")
+    profile_parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
     django_setup()
     if args.command == "seed-members":
         members_seed(count=args.count, cards_file=args.cards_file, seed=args.seed)
+    elif args.command == "profile":
+        purchases_profile(
+            api_key=args.api_key,
+            cards_file=args.cards_file,
+            count=args.count,
+            top=args.top,
+            seed=args.seed,
+        )
     else:
         purchase_queries_count(api_key=args.api_key, cards_file=args.cards_file)
     return 0

@@ -7,6 +7,8 @@ One round:
 3. open loop: offers ``--rate`` purchases/s for ``--open-seconds`` from a separate process
    and reports the achieved rate and p50/p95/p99 latency (the p99 target applies here);
 4. closed loop: ``--purchases`` purchases at ``--concurrency`` for the maximum req/s;
+   then the same at the framework floor (``GET /api/pos/v1/terminal``: authentication and
+   a JSON reply, no SQL), which shows what part of the ratio any Django request can reach;
 5. stops gunicorn, runs pgbench's built-in TPC-B-like script at the same concurrency on
    the same server, and prints purchase req/s ÷ pgbench TPS;
 6. writes the numbers to ``bench/results/`` and drops both databases.
@@ -427,6 +429,7 @@ def drive(
     run_tag: str,
     args: argparse.Namespace,
     gunicorn_session: int,
+    request: str = "purchase",
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -455,6 +458,8 @@ def drive(
         str(args.seed),
         "--max-seconds",
         str(args.max_seconds),
+        "--request",
+        request,
     ]
     meter = CpuMeter(database=args.db_name, session_id=gunicorn_session)
     output = run_checked(command, env=dict(os.environ), timeout=args.max_seconds + 120)
@@ -513,6 +518,16 @@ def purchases_measure(
             measured["closed_loop"] = drive(
                 mode="closed", count=args.purchases, run_tag=f"{tag}c", **common
             )
+            if args.floor_requests:
+                machine_wait_quiet(args)
+                log(f"floor: {args.floor_requests} GET /terminal at concurrency {args.concurrency}")
+                measured["floor"] = drive(
+                    mode="closed",
+                    count=args.floor_requests,
+                    run_tag=f"{tag}f",
+                    request="terminal",
+                    **common,
+                )
     return measured
 
 
@@ -565,6 +580,11 @@ def verdict(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     if closed and pgbench and "ratio" not in result:
         ratio = closed["ok_per_s"] / pgbench["tps"] if pgbench["tps"] else 0.0
         result["ratio"] = round(ratio, 3)
+    floor = result.get("floor")
+    if floor and pgbench and "floor_ratio" not in result:
+        result["floor_ratio"] = (
+            round(floor["ok_per_s"] / pgbench["tps"], 3) if pgbench["tps"] else 0.0
+        )
     if "ratio" in result:
         checks["ratio"] = result["ratio"] >= RATIO_TARGET
     open_loop = result.get("open_loop")
@@ -582,7 +602,7 @@ def noisy_phases(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
     """Phases during which other work used more than ``--quiet-threshold`` of the CPUs."""
     return [
         phase
-        for phase in ("open_loop", "closed_loop", "pgbench")
+        for phase in ("open_loop", "closed_loop", "floor", "pgbench")
         if ((result.get(phase) or {}).get("other_cpu_share") or 0) > args.quiet_threshold
     ]
 
@@ -628,6 +648,15 @@ def report_print(result: dict[str, Any], args: argparse.Namespace, title: str) -
                 f"            CPU per purchase: app {per_purchase['app']:.1f} ms, PostgreSQL "
                 f"{per_purchase['postgres']:.1f} ms, load driver {per_purchase['client']:.1f} ms"
             )
+    floor = result.get("floor")
+    if floor:
+        latency = floor["latency"]
+        per_request = floor.get("cpu_ms_per_purchase") or {}
+        lines.append(
+            f"floor       GET /terminal c={args.concurrency}  {fmt(floor['ok_per_s'], ' req/s')}"
+            f"  p99 {fmt(latency['p99_ms'])} ms  app CPU {fmt(per_request.get('app'), ' ms')}/req"
+            f"  errors {int(floor['errors'] + floor['not_sent'])}{other_cpu_note(floor)}"
+        )
     pgbench = result.get("pgbench")
     if pgbench:
         lines.append(
@@ -638,6 +667,11 @@ def report_print(result: dict[str, Any], args: argparse.Namespace, title: str) -
         )
     if "ratio" in result:
         lines.append(f"ratio       purchase req/s ÷ pgbench TPS = {result['ratio']:.3f}")
+    if result.get("floor_ratio") is not None:
+        lines.append(
+            f"            floor req/s ÷ pgbench TPS = {result['floor_ratio']:.3f}"
+            " (no SQL at all: the most any request through Django reaches)"
+        )
     queries = result.get("queries_per_purchase")
     if queries:
         lines.append(
@@ -695,7 +729,7 @@ def medians(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
         return [entry for entry in present if quiet(entry, phases)] or present
 
     summary: dict[str, Any] = {"rounds": len(rounds)}
-    for phase in ("open_loop", "closed_loop"):
+    for phase in ("open_loop", "closed_loop", "floor"):
         chosen = chosen_for(phase)
         if not chosen:
             continue
@@ -727,6 +761,9 @@ def medians(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     if chosen:
         summary["ratio"] = median_of(chosen, ("ratio",))
         summary["ratio_rounds_used"] = len(chosen)
+    chosen = chosen_for("floor", "pgbench")
+    if chosen:
+        summary["floor_ratio"] = median_of(chosen, ("floor_ratio",))
     if "queries_per_purchase" in rounds[0]:
         summary["queries_per_purchase"] = rounds[0]["queries_per_purchase"]
     return summary
@@ -744,6 +781,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     load.add_argument("--open-seconds", type=float, default=30.0, help="open-loop length; 0 skips")
     load.add_argument("--open-threads", type=int, default=64, help="open-loop client threads")
     load.add_argument("--warmup", type=int, default=300, help="unmeasured purchases first")
+    load.add_argument(
+        "--floor-requests", type=int, default=3000, help="GET /terminal requests; 0 skips"
+    )
     load.add_argument("--members", type=int, default=1000)
     load.add_argument("--member-share", type=float, default=0.8, help="share with a card")
     load.add_argument("--max-seconds", type=float, default=180.0, help="time limit per phase")
@@ -847,7 +887,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(rounds) > 1:
         used = {
             phase: summary[phase]["rounds_used"]
-            for phase in ("open_loop", "closed_loop", "pgbench")
+            for phase in ("open_loop", "closed_loop", "floor", "pgbench")
             if phase in summary
         }
         title = f"median of {len(rounds)} rounds; quiet rounds used: " + ", ".join(

@@ -38,6 +38,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 PURCHASE_PATH = "/api/pos/v1/purchases"
+# The framework floor: authentication and a JSON reply, no SQL (see bench/README.md).
+TERMINAL_PATH = "/api/pos/v1/terminal"
 JST = datetime.timezone(datetime.timedelta(hours=9))
 # Items a drugstore till might send; totals are the exact sum of the lines.
 CATALOGUE = [
@@ -59,12 +61,13 @@ class PhaseResult:
     statuses: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
     reconnects: int = 0
+    ok_status: str = "201"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, status: str, latency_ms: float, service_ms: float, detail: str) -> None:
         with self.lock:
             self.statuses[status] += 1
-            if status == "201":
+            if status == self.ok_status:
                 self.latencies_ms.append(latency_ms)
                 self.service_ms.append(service_ms)
             elif len(self.error_samples) < 5:
@@ -148,11 +151,13 @@ class Sender:
         self.used = False
 
     def post(self, idempotency_key: str, body: bytes, result: PhaseResult) -> tuple[str, str]:
+        """POST a purchase, or with an empty body GET the terminal (the floor request)."""
         headers = {**self.base_headers, "Idempotency-Key": idempotency_key}
+        method, path = ("POST", PURCHASE_PATH) if body else ("GET", TERMINAL_PATH)
         for attempt in (1, 2):
             reused = self.used and self.connection.sock is not None
             try:
-                self.connection.request("POST", PURCHASE_PATH, body=body, headers=headers)
+                self.connection.request(method, path, body=body or None, headers=headers)
                 response = self.connection.getresponse()
                 payload = response.read()
                 self.used = True
@@ -188,8 +193,9 @@ def run_phase(
     api_key: str,
     timeout: float,
     max_seconds: float,
+    ok_status: str = "201",
 ) -> dict[str, object]:
-    result = PhaseResult()
+    result = PhaseResult(ok_status=ok_status)
     next_index = iter(range(len(bodies)))
     index_lock = threading.Lock()
     start = time.perf_counter() + 0.2  # lets every thread reach its loop before the clock runs
@@ -268,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cards-file", help="member card numbers, one per line")
     parser.add_argument("--member-share", type=float, default=0.8)
     parser.add_argument("--mode", choices=["open", "closed"], required=True)
+    parser.add_argument(
+        "--request",
+        choices=["purchase", "terminal"],
+        default="purchase",
+        help="terminal: GET /terminal instead, the cost of the framework alone",
+    )
     parser.add_argument("--count", type=int, required=True, help="purchases to send")
     parser.add_argument("--concurrency", type=int, default=8, help="threads (closed loop)")
     parser.add_argument("--rate", type=float, default=200.0, help="purchases/s (open loop)")
@@ -283,13 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.cards_file:
         with open(args.cards_file, encoding="utf-8") as handle:
             cards = [line.strip() for line in handle if line.strip()]
-    bodies = purchase_bodies(
-        count=args.count,
-        run_tag=args.run_tag,
-        cards=cards,
-        member_share=args.member_share,
-        seed=args.seed,
-    )
+    if args.request == "terminal":
+        bodies = [(f"{args.run_tag}-{index:07d}", b"") for index in range(args.count)]
+    else:
+        bodies = purchase_bodies(
+            count=args.count,
+            run_tag=args.run_tag,
+            cards=cards,
+            member_share=args.member_share,
+            seed=args.seed,
+        )
     threads = args.concurrency if args.mode == "closed" else args.open_threads
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     summary = run_phase(
@@ -302,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         api_key=args.api_key,
         timeout=args.timeout,
         max_seconds=args.max_seconds,
+        ok_status="200" if args.request == "terminal" else "201",
     )
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     summary["driver_cpu_s"] = round(
