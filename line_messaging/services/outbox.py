@@ -34,6 +34,7 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import ApiException
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
+from common import rowsql
 from line_messaging.client import REQUEST_TIMEOUT, messaging_api
 from line_messaging.models import (
     LineFriend,
@@ -63,13 +64,15 @@ MESSAGES_PER_REQUEST = 5
 def _enqueue(
     *, kind: str, line_user_id: str = "", payload: dict[str, Any], purpose: str
 ) -> OutboxMessage:
-    row = OutboxMessage.objects.create(
+    row = OutboxMessage(
         kind=kind,
         line_user_id=line_user_id,
         payload=payload,
         purpose=purpose,
         next_attempt_at=timezone.now(),
     )
+    # Plain SQL (see common.rowsql): a receipt is queued on most member purchases.
+    rowsql.row_insert(row)
     transaction.on_commit(_kick_worker)
     return row
 

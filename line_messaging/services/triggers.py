@@ -180,9 +180,24 @@ def _recipient_sql() -> str:
     )
 
 
+_SETTING = rowsql.RowReader(TriggeredMessage, "s")
+
+
+@rowsql.statement
+def _setting_sql() -> str:
+    return (
+        f"SELECT {_SETTING.columns} FROM {rowsql.table(TriggeredMessage)} s"  # noqa: S608
+        " WHERE s.trigger = %s"
+    )
+
+
 def _enabled(trigger: str) -> TriggeredMessage | None:
-    """The trigger's settings, or None when HQ switched it off."""
-    setting = TriggeredMessage.objects.filter(trigger=trigger).first()
+    """The trigger's settings, or None when HQ switched it off.
+
+    Read fresh (an edit applies to the next message) in plain SQL: the receipt trigger asks
+    on every purchase of a member who follows the account (see ``common.rowsql``).
+    """
+    setting: TriggeredMessage | None = _SETTING.fetch_first(_setting_sql(), [trigger])
     if setting is None:
         return TriggeredMessage(
             trigger=trigger, template=DEFAULT_TEMPLATES[trigger], days_before=DEFAULT_DAYS_BEFORE

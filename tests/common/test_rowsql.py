@@ -8,7 +8,7 @@ from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from common import rowsql
-from line_messaging.models import LineFriend
+from line_messaging.models import LineFriend, OutboxMessage
 from membership.models import CardCode, LotConsumption, Member, PointEntry, PointLot, Tier
 from pos_bridge.models import IdempotencyRecord, IdempotencyState, Purchase, PurchaseItem, Store
 
@@ -22,6 +22,7 @@ WRITTEN_THROUGH_ROWSQL = [
     LotConsumption,
     IdempotencyRecord,
     CardCode,
+    OutboxMessage,
 ]
 
 MEMBER_WITH_TIER = rowsql.RowReader(Member, "m", related="tier", related_alias="t")

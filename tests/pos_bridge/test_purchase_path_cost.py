@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from line_messaging.models import LineFriend, OutboxMessage
 from membership.models import PointEntry
 from pos_bridge.models import Store
 from pos_bridge.services.stores import terminal_revoke
@@ -46,6 +47,20 @@ def test_member_purchase_runs_at_most_13_statements_and_reads_no_cached_table(
         sql for sql in statements if sql.startswith("SELECT") and "membership_pointentry" in sql
     ]
     assert PointEntry.objects.filter(member=member).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purchase_of_a_member_on_line_adds_only_the_receipt_setting_and_outbox_row(
+    pos, make_member, tiers
+):
+    member = make_member()
+    LineFriend.objects.create(user_id="U" + "c" * 32, member=member)
+    _statements(pos, card=member.card_number)
+
+    statements = _statements(pos, card=member.card_number)
+
+    assert len(statements) <= 15, "\n".join(statements)
+    assert OutboxMessage.objects.filter(line_user_id="U" + "c" * 32, purpose="receipt").count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
