@@ -34,8 +34,10 @@ def django_setup() -> None:
     django.setup()
 
 
-def members_seed(*, count: int, cards_file: Path, seed: int) -> None:
-    """Bulk-create ``count`` active members with issued card numbers and no points."""
+def members_seed(*, count: int, cards_file: Path, seed: int, linked_share: float) -> None:
+    """Bulk-create ``count`` active members with issued card numbers and no points; link
+    ``linked_share`` of them to a LINE friend (their purchases queue a LINE receipt)."""
+    from line_messaging.models import LineFriend
     from membership.models import Member
     from membership.services.members import card_number_generate
 
@@ -53,8 +55,13 @@ def members_seed(*, count: int, cards_file: Path, seed: int) -> None:
         for number in sorted(card_numbers)
     ]
     Member.objects.bulk_create(members, batch_size=500)
+    linked = [m for m in Member.objects.order_by("id") if rng.random() < linked_share]
+    LineFriend.objects.bulk_create(
+        [LineFriend(user_id=f"U{rng.getrandbits(128):032x}", member=member) for member in linked],
+        batch_size=500,
+    )
     cards_file.write_text("\n".join(sorted(card_numbers)) + "\n", encoding="utf-8")
-    sys.stdout.write(json.dumps({"members": len(members)}) + "\n")
+    sys.stdout.write(json.dumps({"members": len(members), "linked": len(linked)}) + "\n")
 
 
 def purchase_queries_count(*, api_key: str, cards_file: Path) -> None:
@@ -66,12 +73,28 @@ def purchase_queries_count(*, api_key: str, cards_file: Path) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    card = cards_file.read_text(encoding="utf-8").split()[0]
+    from line_messaging.models import LineFriend
+    from membership.models import Member
+
+    cards = set(cards_file.read_text(encoding="utf-8").split())
+    on_line = set(
+        LineFriend.objects.filter(member__isnull=False).values_list(
+            "member__card_number", flat=True
+        )
+    )
+    samples: list[tuple[str, dict[str, str]]] = []
+    linked_card = next(iter(sorted(cards & on_line)), None)
+    if linked_card:
+        samples.append(("member_on_line", {"card": linked_card}))
+    plain_card = Member.objects.filter(card_number__in=sorted(cards - on_line)).first()
+    if plain_card:
+        samples.append(("member", {"card": plain_card.card_number}))
+    samples.append(("non_member", {}))
     client = Client()
     headers = {"Authorization": f"Bearer {api_key}"}
     occurred_at = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=9)))
     report: dict[str, object] = {}
-    for label, extra in (("member", {"card": card}), ("non_member", {})):
+    for label, extra in samples:
         for attempt in ("warm", "counted"):
             body = {
                 "receipt_number": f"Q-{label}-{attempt}",
@@ -188,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser.add_argument("--count", type=int, default=1000)
     seed_parser.add_argument("--cards-file", type=Path, required=True)
     seed_parser.add_argument("--seed", type=int, default=1)
+    seed_parser.add_argument("--linked-share", type=float, default=0.5)
     count_parser = commands.add_parser("count-queries")
     count_parser.add_argument("--api-key", required=True)
     count_parser.add_argument("--cards-file", type=Path, required=True)
@@ -201,7 +225,12 @@ def main(argv: list[str] | None = None) -> int:
 
     django_setup()
     if args.command == "seed-members":
-        members_seed(count=args.count, cards_file=args.cards_file, seed=args.seed)
+        members_seed(
+            count=args.count,
+            cards_file=args.cards_file,
+            seed=args.seed,
+            linked_share=args.linked_share,
+        )
     elif args.command == "profile":
         purchases_profile(
             api_key=args.api_key,

@@ -326,6 +326,8 @@ def database_seed(
             str(cards_file),
             "--seed",
             str(args.seed),
+            "--linked-share",
+            str(args.linked_share),
         ],
         env=env,
         timeout=300,
@@ -675,7 +677,8 @@ def report_print(result: dict[str, Any], args: argparse.Namespace, title: str) -
     queries = result.get("queries_per_purchase")
     if queries:
         lines.append(
-            "SQL/purchase  member {} , non-member {}".format(
+            "SQL/purchase  member on LINE {} , member {} , non-member {}".format(
+                queries.get("member_on_line", {}).get("queries"),
                 queries.get("member", {}).get("queries"),
                 queries.get("non_member", {}).get("queries"),
             )
@@ -786,6 +789,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     load.add_argument("--members", type=int, default=1000)
     load.add_argument("--member-share", type=float, default=0.8, help="share with a card")
+    load.add_argument(
+        "--linked-share",
+        type=float,
+        default=0.5,
+        help="share of members linked to LINE (their purchases queue a receipt message)",
+    )
     load.add_argument("--max-seconds", type=float, default=180.0, help="time limit per phase")
     load.add_argument("--seed", type=int, default=1)
     server = parser.add_argument_group("server")
