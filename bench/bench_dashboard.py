@@ -15,45 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from bench_env import app_env, database_url, manage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 TARGET_SECONDS = 1.0
 
 
-def app_env(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-        }
-    )
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> float:
-    began = time.monotonic()
-    subprocess.run([PYTHON, "manage.py", *args], cwd=PROJECT_ROOT, env=env, check=True)
-    return time.monotonic() - began
-
-
 def psql(server_url: str, sql: str, db: str = "postgres") -> str:
-    parts = urlsplit(server_url)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
     out = subprocess.run(
-        ["psql", url, "-Atc", sql], check=True, capture_output=True, text=True
+        ["psql", database_url(server_url, db), "-Atc", sql],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return out.strip()
 
@@ -63,8 +41,7 @@ def database_ready(args: argparse.Namespace) -> str:
     exists = psql(args.server_url, f"SELECT 1 FROM pg_database WHERE datname = '{args.db}'")
     if not exists:
         psql(args.server_url, f'CREATE DATABASE "{args.db}"')
-    parts = urlsplit(args.server_url)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{args.db}", "", ""))
+    url = database_url(args.server_url, args.db)
     env = app_env(url)
     manage(env, "migrate", "-v0")
     loaded = psql(

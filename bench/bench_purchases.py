@@ -27,7 +27,6 @@ import json
 import os
 import re
 import resource
-import secrets
 import shutil
 import signal
 import socket
@@ -41,6 +40,8 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from bench_env import app_env
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -282,22 +283,6 @@ def free_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def app_env(database_url: str, log_level: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": log_level,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-    )
-    return env
-
-
 def database_seed(
     *, env: dict[str, str], members: int, cards_file: Path, args: argparse.Namespace
 ) -> str:
@@ -481,7 +466,7 @@ def purchases_measure(
     *, args: argparse.Namespace, pg_env: dict[str, str], work_dir: Path, stamp: str, round_: int
 ) -> dict[str, Any]:
     database_url = f"{args.server_url.rstrip('/')}/{args.db_name}"
-    env = app_env(database_url, args.log_level)
+    env = app_env(database_url, log_level=args.log_level)
     cards_file = work_dir / "cards.txt"
     tag = f"B{stamp}r{round_}"
     measured: dict[str, Any] = {}

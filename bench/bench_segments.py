@@ -28,16 +28,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import resource
-import secrets
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
+
+from bench_env import app_env, database_url, manage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -50,38 +50,14 @@ BENCH_NAME = "bench-segments everyone linked"
 # --- parent: database and child processes ----------------------------------------------------
 
 
-def app_env(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("CELERY_BROKER_URL", None)  # the job must not hand work to a Celery worker
-    env.update(
-        {
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-        }
-    )
-    return env
-
-
-def db_url(server_url: str, db: str) -> str:
-    parts = urlsplit(server_url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
-
-
 def psql(server_url: str, sql: str, db: str = "postgres") -> str:
     out = subprocess.run(
-        ["psql", db_url(server_url, db), "-Atc", sql], check=True, capture_output=True, text=True
+        ["psql", database_url(server_url, db), "-Atc", sql],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return out.strip()
-
-
-def manage(env: dict[str, str], *args: str) -> float:
-    began = time.monotonic()
-    subprocess.run([PYTHON, "manage.py", *args], cwd=PROJECT_ROOT, env=env, check=True)
-    return time.monotonic() - began
 
 
 def database_ready(args: argparse.Namespace) -> str:
@@ -89,8 +65,8 @@ def database_ready(args: argparse.Namespace) -> str:
     exists = psql(args.server_url, f"SELECT 1 FROM pg_database WHERE datname = '{args.db}'")
     if not exists:
         psql(args.server_url, f'CREATE DATABASE "{args.db}"')
-    url = db_url(args.server_url, args.db)
-    env = app_env(url)
+    url = database_url(args.server_url, args.db)
+    env = app_env(url, without_celery=True)
     manage(env, "migrate", "-v0")
     loaded = psql(
         args.server_url, "SELECT count(*) FROM pos_bridge_store WHERE code LIKE 'demo-%'", args.db
@@ -151,7 +127,7 @@ def child(url: str, part: str, *options: str) -> dict[str, Any]:
     with subprocess.Popen(
         [PYTHON, __file__, "--child", part, *options],
         cwd=PROJECT_ROOT,
-        env=app_env(url),
+        env=app_env(url, without_celery=True),
         stdout=subprocess.PIPE,
         text=True,
     ) as proc:
