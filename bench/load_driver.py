@@ -206,6 +206,11 @@ def run_phase(
     def worker() -> None:
         sender = Sender(host=host, port=port, api_key=api_key, timeout=timeout)
         started.wait()
+        # Every thread starts on the clock: a closed-loop request sent before ``start``
+        # would be counted in the rate but not in the elapsed time.
+        pause = start - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
         last_end = start
         while True:
             with index_lock:
