@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from common import rowsql
@@ -45,16 +44,6 @@ def lot_expiry(
     return timezone.localdate(occurred_at) + datetime.timedelta(days=valid_days)
 
 
-def members_for_update() -> QuerySet[Member]:
-    """Members, locked for the rest of the current transaction when read, for callers that
-    need a QuerySet. The purchase path uses ``member_lock`` and ``member_lock_by_card_number``,
-    which take the same lock without the ORM's compile cost."""
-    _require_transaction()
-    # of=("self",): lock only the member row, not its tier (PostgreSQL refuses FOR UPDATE on
-    # the nullable side of the join); the tier comes along so callers need no extra query.
-    return Member.objects.select_for_update(of=("self",)).select_related("tier")
-
-
 def _require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("member rows can only be locked inside transaction.atomic()")
@@ -73,8 +62,9 @@ def _member_lock_sql(column: str) -> str:
 
 
 def _member_locked_where(column: str, value: object) -> Member | None:
-    # The one place the member row lock is taken in SQL: it locks the member row only, and
-    # reads the tier along with it, as members_for_update does.
+    # The one place the member row lock is taken. FOR UPDATE OF m locks the member row
+    # only (PostgreSQL refuses to lock the nullable side of the join); the tier comes along
+    # so callers need no extra query.
     _require_transaction()
     member: Member | None = _MEMBER_WITH_TIER.fetch_first(_member_lock_sql(column), [value])
     return member
